@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: Apache-2.0
+/// Turning an Assessment into its published forms: JSON (refract.assessment/v1), text and HTML.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "refract/core/assessment.h"
+
+namespace refract {
+
+/// Engine identity printed in every output.
+struct EngineInfo {
+  std::string name = "refract";
+  std::string version;
+};
+
+/// The canonical JSON form (keys sorted). Alerts come first in every rendering of it.
+[[nodiscard]] nlohmann::json AssessmentToJson(const Assessment& assessment, const EngineInfo& engine);
+
+/// A plain-text report for a terminal, alerts first; `color` adds ANSI emphasis.
+[[nodiscard]] std::string RenderText(const Assessment& assessment, const EngineInfo& engine, bool color);
+
+/// One self-contained HTML page (no scripts, no external resources), alerts first, print-friendly.
+[[nodiscard]] std::string RenderHtml(const Assessment& assessment, const EngineInfo& engine);
+
+/// The JSON body for an error ({"error": {"code", "message", "location"}}).
+[[nodiscard]] nlohmann::json ErrorToJson(const Error& error);
+
+}  // namespace refract

@@ -1,0 +1,573 @@
+// SPDX-License-Identifier: Apache-2.0
+// Trial adequacy, outcomes, TRD status: the rules of docs/assessment.md sections 1-5.
+#include "refract/core/assessment.h"
+
+#include "refract/core/staging.h"
+#include "refract/core/text.h"
+
+#include <algorithm>
+#include <set>
+
+#include <fmt/format.h>
+
+namespace refract {
+
+std::string_view AlertSeverityName(AlertSeverity value) {
+  switch (value) {
+    case AlertSeverity::Critical: return "critical";
+    case AlertSeverity::Warning: return "warning";
+    case AlertSeverity::Info: return "info";
+  }
+  return "info";
+}
+
+std::string_view AdequacyName(Adequacy value) {
+  switch (value) {
+    case Adequacy::Adequate: return "adequate";
+    case Adequacy::Inadequate: return "inadequate";
+    case Adequacy::Indeterminate: return "indeterminate";
+  }
+  return "indeterminate";
+}
+
+std::string_view TrdStatusName(TrdStatus value) {
+  switch (value) {
+    case TrdStatus::Meets: return "meets";
+    case TrdStatus::DoesNotMeet: return "does_not_meet";
+    case TrdStatus::Indeterminate: return "indeterminate";
+    case TrdStatus::NotApplicable: return "not_applicable";
+  }
+  return "indeterminate";
+}
+
+std::string FormatWeeks(long days) { return FormatNumber(static_cast<double>(days * 10 / 7) / 10.0); }
+
+namespace {
+
+std::string Mg(double value) { return FormatNumber(value) + " mg/day"; }
+
+std::vector<std::string> Concat(std::vector<std::string> left, const std::vector<std::string>& right) {
+  for (const std::string& entry : right) {
+    if (std::find(left.begin(), left.end(), entry) == left.end()) left.push_back(entry);
+  }
+  return left;
+}
+
+EpisodePlacement PlaceInEpisode(const std::optional<EpisodePlacement>& override_placement, const std::optional<Date>& episode_start,
+                                const std::optional<Date>& last_day) {
+  if (override_placement) return *override_placement;
+  if (!episode_start) return EpisodePlacement::Current;
+  // A course with an unknown end that started before the episode may still have run into it.
+  if (!last_day) return EpisodePlacement::Current;
+  return *last_day < *episode_start ? EpisodePlacement::Previous : EpisodePlacement::Current;
+}
+
+// The outcome of a course or procedure from an explicit judgement, a percent or a stop reason.
+void DecideOutcome(const OutcomeBands& bands, const std::optional<Outcome>& explicit_outcome,
+                   const std::optional<Improvement>& improvement, const std::string& stop_reason, Outcome& outcome,
+                   std::string& basis) {
+  if (explicit_outcome && *explicit_outcome != Outcome::Unknown) {
+    outcome = *explicit_outcome;
+    basis = "clinician_judgement";
+    return;
+  }
+  if (improvement) {
+    const double percent = improvement->percent;
+    outcome = percent < bands.partial_from_percent    ? Outcome::Nonresponse
+              : percent < bands.response_from_percent ? Outcome::Partial
+                                                      : Outcome::Response;
+    basis = "improvement";
+    return;
+  }
+  if (stop_reason == "side_effects") {
+    outcome = Outcome::Intolerance;
+    basis = "stop_reason";
+    return;
+  }
+  if (stop_reason == "remission") {
+    outcome = Outcome::Remission;
+    basis = "stop_reason";
+    return;
+  }
+  outcome = Outcome::Unknown;
+  basis = "none";
+}
+
+// Whether an outcome is an efficacy failure under the criteria; nullopt when unknown.
+std::optional<bool> IsFailure(const Criteria& criteria, Outcome outcome, const std::optional<double>& percent) {
+  if (outcome == Outcome::Remission || outcome == Outcome::Intolerance || outcome == Outcome::Response) return false;
+  if (percent) {
+    return criteria.failure_at_or_below ? *percent <= criteria.failure_percent : *percent < criteria.failure_percent;
+  }
+  if (outcome == Outcome::Unknown) return std::nullopt;
+  return std::find(criteria.failure_outcomes.begin(), criteria.failure_outcomes.end(), outcome) != criteria.failure_outcomes.end();
+}
+
+std::string FailureTestText(const Criteria& criteria) {
+  return fmt::format("improvement {} {}%", criteria.failure_at_or_below ? "at or below" : "below",
+                     FormatNumber(criteria.failure_percent));
+}
+
+class Evaluator {
+ public:
+  Evaluator(const KnowledgeBase& kb, const PatientRecord& patient, const Criteria& criteria, Date as_of)
+      : kb_(kb), patient_(patient), criteria_(criteria), as_of_(as_of) {}
+
+  Assessment Run() {
+    Assessment out;
+    out.patient_id = patient_.id;
+    out.as_of = as_of_;
+    out.criteria = &criteria_;
+    out.kb_version = kb_.version();
+    out.kb_digest = kb_.digest();
+    out.kb_origin = kb_.origin();
+    std::vector<const Course*> ordered;
+    for (const Course& course : patient_.courses) ordered.push_back(&course);
+    std::stable_sort(ordered.begin(), ordered.end(), [](const Course* left, const Course* right) { return left->start < right->start; });
+    for (const Course* course : ordered) {
+      out.trials.push_back(AssessTrial(*course, static_cast<int>(out.trials.size()) + 1));
+    }
+    std::vector<const Procedure*> procedures;
+    for (const Procedure& procedure : patient_.procedures) procedures.push_back(&procedure);
+    std::stable_sort(procedures.begin(), procedures.end(),
+                     [](const Procedure* left, const Procedure* right) { return left->start < right->start; });
+    for (const Procedure* procedure : procedures) {
+      out.procedures.push_back(AssessProcedure(*procedure, static_cast<int>(out.procedures.size()) + 1));
+    }
+    if (!patient_.episode_start) {
+      out.findings.push_back(Finding{"episode_start_missing",
+                                     "the start of the current episode is not recorded: every course not marked "
+                                     "\"previous\" is counted in the current episode",
+                                     criteria_.id, criteria_.sources});
+    }
+    out.trd = AssessTrd(out.trials);
+    out.thase_rush = StageThaseRush(kb_.thase_rush(), out.trials, out.procedures);
+    out.european = StageEuropean(kb_.european(), out.trd, out.trials, as_of_);
+    out.maudsley = StageMaudsley(kb_.maudsley(), patient_, out.trd, out.trials, out.procedures, as_of_);
+    out.mgh = StageMgh(kb_.mgh(), out.trials, out.procedures, as_of_);
+    out.alerts = CollectAlerts(out);
+    return out;
+  }
+
+ private:
+  TrialAssessment AssessTrial(const Course& course, int index) {
+    TrialAssessment trial;
+    const Drug& drug = *course.drug;
+    trial.index = index;
+    trial.input_index = course.input_index;
+    trial.course_id = course.id;
+    trial.input_name = course.input_name;
+    trial.drug = &drug;
+    trial.drug_class = kb_.FindClass(drug.class_id);
+    trial.role = course.role.value_or(drug.counts_as == CountsAs::Augmentation ? CourseRole::Augmentation : CourseRole::Monotherapy);
+    trial.augments = course.augments;
+    trial.start = course.start;
+    trial.end = course.end;
+    trial.ongoing = course.ongoing;
+    trial.adherence = course.adherence;
+    trial.adherence_percent = course.adherence_percent;
+    trial.dose_optimized = course.dose_optimized;
+    trial.duration_optimized = course.duration_optimized;
+    trial.rules = {criteria_.id, kb_.outcome_bands().id, drug.id};
+    trial.sources = Concat(criteria_.sources, kb_.outcome_bands().sources);
+
+    // Counting window: the last day is the end, or as_of for an ongoing course; a recorded end
+    // after as_of is cut at as_of (the assessment cannot know later days).
+    std::optional<Date> last_day = course.end;
+    if (course.ongoing) last_day = as_of_;
+    if (last_day && as_of_ < *last_day) {
+      trial.findings.push_back(Finding{"end_after_as_of",
+                                       fmt::format("the recorded end {} is after the assessment date; days after {} are not counted",
+                                                   FormatDate(*last_day), FormatDate(as_of_)),
+                                       criteria_.id, {}});
+      last_day = as_of_;
+    }
+    trial.episode = PlaceInEpisode(course.episode, patient_.episode_start, last_day);
+    trial.window_start = course.start;
+    if (trial.episode == EpisodePlacement::Current && patient_.episode_start && course.start < *patient_.episode_start &&
+        !course.episode) {
+      trial.window_start = *patient_.episode_start;
+      trial.findings.push_back(Finding{
+          "started_before_episode",
+          fmt::format("started {}, before the current episode began on {}: only the days since {} count toward adequacy in this episode",
+                      FormatDate(course.start), FormatDate(*patient_.episode_start), FormatDate(*patient_.episode_start)),
+          criteria_.id, criteria_.sources});
+    }
+    if (last_day && *last_day < trial.window_start) last_day = std::nullopt;
+    trial.window_end = last_day;
+    if (last_day) trial.days_in_window = InclusiveDays(trial.window_start, *last_day);
+
+    const DrugAdequacy& adequacy = *drug.adequacy;
+    const double min_dose = adequacy.min_dose_mg_per_day;
+    trial.min_adequate_dose_mg_per_day = min_dose;
+    trial.required_days = adequacy.min_duration_days.value_or(criteria_.min_duration_days);
+    trial.sources = Concat(trial.sources, adequacy.sources);
+    const std::string required_text =
+        fmt::format("{} days ({} weeks)", trial.required_days, FormatWeeks(trial.required_days));
+    const std::string drug_rule = adequacy.min_duration_days ? drug.id : criteria_.id;
+
+    std::vector<Finding> inadequate;
+    std::vector<Finding> indeterminate;
+
+    // Dose: days in the window on which the step in force reached the minimum adequate dose.
+    if (!course.doses.empty()) {
+      double highest = 0;
+      long adequate_days = 0;
+      long below_days = 0;
+      // Without an end, the last step is known to have lasted at least its first day.
+      const Date window_last = last_day.value_or(std::max(course.doses.back().from, trial.window_start));
+      for (std::size_t step_idx = 0; step_idx < course.doses.size(); ++step_idx) {
+        const DoseStep& step = course.doses[step_idx];
+        highest = std::max(highest, step.mg_per_day);
+        const Date step_last = step_idx + 1 < course.doses.size() ? AddDays(course.doses[step_idx + 1].from, -1) : window_last;
+        const Date from = std::max(step.from, trial.window_start);
+        const Date to = std::min(step_last, window_last);
+        if (to < from) continue;
+        if (step.mg_per_day >= min_dose) {
+          adequate_days += InclusiveDays(from, to);
+        } else {
+          below_days += InclusiveDays(from, to);
+        }
+      }
+      trial.max_dose_mg_per_day = highest;
+      trial.days_at_adequate_dose = adequate_days;
+      trial.days_at_adequate_dose_is_lower_bound = !last_day.has_value();
+      if (highest < min_dose) {
+        inadequate.push_back(Finding{
+            "subtherapeutic_dose",
+            fmt::format("the highest dose, {}, is below the minimum adequate dose of {} ({} {})", Mg(highest), drug.inn, Mg(min_dose),
+                        adequacy.basis == "atrq" ? "on the MGH-ATRQ" : "per " + adequacy.basis),
+            drug.id, adequacy.sources});
+      } else if (last_day && adequate_days < trial.required_days) {
+        std::string message = fmt::format("{} days ({} weeks) at or above {}; at least {} are required", adequate_days,
+                                          FormatWeeks(adequate_days), Mg(min_dose), required_text);
+        if (below_days > 0) message += fmt::format("; {} days below {} (titration or reduction) do not count", below_days, Mg(min_dose));
+        inadequate.push_back(Finding{"too_short_at_dose", message, drug_rule, criteria_.sources});
+      } else if (!last_day && adequate_days < trial.required_days) {
+        indeterminate.push_back(Finding{"end_missing",
+                                        fmt::format("no end date and not marked ongoing: at least {} days at or above {} are "
+                                                    "documented, {} are required",
+                                                    adequate_days, Mg(min_dose), required_text),
+                                        criteria_.id, criteria_.sources});
+      }
+    } else {
+      if (trial.days_in_window && *trial.days_in_window < trial.required_days) {
+        inadequate.push_back(Finding{"too_short",
+                                     fmt::format("taken for {} days ({} weeks) in this episode at any dose; at least {} at or "
+                                                 "above {} are required",
+                                                 *trial.days_in_window, FormatWeeks(*trial.days_in_window), required_text, Mg(min_dose)),
+                                     drug_rule, criteria_.sources});
+      }
+      indeterminate.push_back(Finding{"dose_missing",
+                                      fmt::format("no dose recorded: cannot tell whether {} reached the minimum adequate dose of {}",
+                                                  drug.inn, Mg(min_dose)),
+                                      drug.id, adequacy.sources});
+      if (!last_day) {
+        indeterminate.push_back(Finding{"end_missing", "no end date and not marked ongoing: the duration is unknown", criteria_.id,
+                                        criteria_.sources});
+      }
+    }
+
+    // Adherence.
+    const bool accepted_label =
+        std::find(criteria_.adherence_accepted.begin(), criteria_.adherence_accepted.end(), AdherenceName(course.adherence)) !=
+        criteria_.adherence_accepted.end();
+    if (course.adherence_percent && *course.adherence_percent < criteria_.adherence_min_percent) {
+      inadequate.push_back(Finding{"adherence_below_threshold",
+                                   fmt::format("{}% of doses taken; at least {}% are required", FormatNumber(*course.adherence_percent),
+                                               FormatNumber(criteria_.adherence_min_percent)),
+                                   criteria_.id, criteria_.sources});
+    } else if (course.adherence != Adherence::Unknown && !accepted_label) {
+      inadequate.push_back(Finding{fmt::format("{}_adherence", AdherenceName(course.adherence)),
+                                   fmt::format("adherence recorded as {}: the criteria require the drug to have been taken as prescribed",
+                                               AdherenceName(course.adherence)),
+                                   criteria_.id, criteria_.sources});
+    } else if (course.adherence == Adherence::Unknown && !course.adherence_percent && criteria_.adherence_unknown_is_indeterminate) {
+      indeterminate.push_back(Finding{"adherence_missing", "adherence not recorded: ask whether the drug was taken as prescribed",
+                                      criteria_.id, criteria_.sources});
+    }
+
+    // An ongoing course that has not yet reached the dose or the duration is still in progress:
+    // its verdict will change with time, so it is indeterminate rather than inadequate.
+    if (course.ongoing) {
+      std::vector<Finding> still_open;
+      for (auto it = inadequate.begin(); it != inadequate.end();) {
+        if (it->code != "too_short" && it->code != "too_short_at_dose" && it->code != "subtherapeutic_dose") {
+          ++it;
+          continue;
+        }
+        still_open.push_back(*it);
+        it = inadequate.erase(it);
+      }
+      if (!still_open.empty()) {
+        std::string message = "in progress: the course is ongoing and has not yet met the dose and duration rules";
+        const long done = trial.days_at_adequate_dose.value_or(0);
+        const bool at_dose_now = !course.doses.empty() && course.doses.back().mg_per_day >= min_dose;
+        if (at_dose_now && done < trial.required_days) {
+          message += fmt::format("; at the current dose it can be judged from {}", FormatDate(AddDays(as_of_, trial.required_days - done)));
+        }
+        indeterminate.insert(indeterminate.begin(), Finding{"in_progress", message, drug_rule, criteria_.sources});
+        for (Finding& finding : still_open) {
+          finding.message = "so far: " + finding.message;
+          indeterminate.push_back(finding);
+        }
+      }
+    }
+    if (!inadequate.empty()) {
+      trial.adequacy = Adequacy::Inadequate;
+    } else if (!indeterminate.empty()) {
+      trial.adequacy = Adequacy::Indeterminate;
+    } else {
+      trial.adequacy = Adequacy::Adequate;
+      trial.adequacy_reasons.push_back(Finding{
+          "adequate",
+          fmt::format("{} days ({} weeks) at or above {} with good adherence; {} required", *trial.days_at_adequate_dose,
+                      FormatWeeks(*trial.days_at_adequate_dose), Mg(min_dose), required_text),
+          criteria_.id, Concat(criteria_.sources, adequacy.sources)});
+    }
+    trial.adequacy_reasons.insert(trial.adequacy_reasons.end(), inadequate.begin(), inadequate.end());
+    trial.adequacy_reasons.insert(trial.adequacy_reasons.end(), indeterminate.begin(), indeterminate.end());
+
+    // Outcome and failure.
+    DecideOutcome(kb_.outcome_bands(), course.outcome, course.improvement, course.stop_reason, trial.outcome, trial.outcome_basis);
+    if (course.improvement) {
+      trial.improvement_percent = course.improvement->percent;
+      trial.rated_by = course.improvement->rated_by;
+    }
+    const bool percent_decides = trial.outcome_basis == "improvement" ||
+                                 (trial.improvement_percent && trial.outcome != Outcome::Remission && trial.outcome != Outcome::Intolerance);
+    const std::optional<double> percent = percent_decides ? trial.improvement_percent : std::nullopt;
+    switch (trial.adequacy) {
+      case Adequacy::Adequate:
+        trial.failed = IsFailure(criteria_, trial.outcome, percent);
+        break;
+      case Adequacy::Inadequate:
+        trial.failed = false;
+        break;
+      case Adequacy::Indeterminate: {
+        const auto failure = IsFailure(criteria_, trial.outcome, percent);
+        trial.failed = failure.has_value() && !*failure ? std::optional<bool>(false) : std::nullopt;
+        break;
+      }
+    }
+    if (trial.outcome == Outcome::Intolerance) {
+      trial.findings.push_back(Finding{"intolerance",
+                                       "stopped because of side effects: intolerance is recorded, but it is not an efficacy "
+                                       "failure and does not count toward treatment resistance",
+                                       kb_.trd_definition().id, kb_.trd_definition().sources});
+    }
+    if (trial.adequacy == Adequacy::Adequate && !trial.failed) {
+      trial.findings.push_back(Finding{"outcome_unknown",
+                                       "adequate, but the outcome is not recorded: record the improvement (percent) or the "
+                                       "clinician's judgement to decide whether it failed",
+                                       kb_.outcome_bands().id, kb_.outcome_bands().sources});
+    }
+    if (trial.adequacy == Adequacy::Adequate && trial.failed && *trial.failed && percent) {
+      trial.findings.push_back(Finding{"failed",
+                                       fmt::format("{}% improvement meets the failure test of {} ({})", FormatNumber(*percent),
+                                                   criteria_.id, FailureTestText(criteria_)),
+                                       criteria_.id, criteria_.sources});
+    }
+    if (drug.max_dose_mg_per_day && trial.max_dose_mg_per_day && *trial.max_dose_mg_per_day > *drug.max_dose_mg_per_day) {
+      trial.findings.push_back(Finding{"dose_above_maximum",
+                                       fmt::format("{} of {} is above the usual maximum of {}", Mg(*trial.max_dose_mg_per_day), drug.inn,
+                                                   Mg(*drug.max_dose_mg_per_day)),
+                                       drug.id, drug.max_dose_sources});
+    }
+    if (course.episode) {
+      trial.findings.push_back(Finding{"episode_set_in_record",
+                                       fmt::format("placed in the {} episode as the record says", EpisodePlacementName(*course.episode)),
+                                       criteria_.id, {}});
+    }
+    return trial;
+  }
+
+  ProcedureAssessment AssessProcedure(const Procedure& procedure, int index) {
+    ProcedureAssessment out;
+    out.index = index;
+    out.source_list = procedure.source_list;
+    out.input_index = procedure.input_index;
+    out.kind = procedure.kind;
+    out.start = procedure.start;
+    out.end = procedure.end;
+    out.ongoing = procedure.ongoing;
+    out.sessions = procedure.sessions;
+    out.laterality = procedure.laterality;
+    std::optional<Date> last_day = procedure.ongoing ? std::optional<Date>(as_of_) : procedure.end;
+    out.episode = PlaceInEpisode(procedure.episode, patient_.episode_start, last_day);
+    DecideOutcome(kb_.outcome_bands(), procedure.outcome, procedure.improvement, "", out.outcome, out.outcome_basis);
+    if (procedure.improvement) out.improvement_percent = procedure.improvement->percent;
+    out.failed = IsFailure(criteria_, out.outcome, out.outcome_basis == "improvement" ? out.improvement_percent : std::nullopt);
+    if (procedure.source_list == "medications") {
+      out.findings.push_back(Finding{"interventional_drug",
+                                     fmt::format("listed under medications; {} is given in supervised sessions and is assessed with "
+                                                 "the procedures, not as an antidepressant trial",
+                                                 procedure.kind),
+                                     "drug." + procedure.kind, {}});
+    }
+    if (procedure.kind == "ect") {
+      out.findings.push_back(Finding{"ect_adequacy_not_assessed",
+                                     "the adequacy of an ECT course (number of sessions, seizure quality) is not assessed; the "
+                                     "recorded outcome is used",
+                                     kb_.thase_rush().id, {}});
+    }
+    return out;
+  }
+
+  bool HasBipolarHistory(std::vector<Finding>& findings) const {
+    const TrdDefinition& definition = kb_.trd_definition();
+    bool bipolar = false;
+    for (const Diagnosis& diagnosis : patient_.diagnoses) {
+      const bool excluded = std::find(definition.excluding_diagnoses.begin(), definition.excluding_diagnoses.end(), diagnosis.kind) !=
+                            definition.excluding_diagnoses.end();
+      if (!excluded) continue;
+      if (diagnosis.status == "ruled_out") {
+        findings.push_back(Finding{"bipolar_ruled_out",
+                                   fmt::format("{} is recorded as ruled out, so the TRD definition applies", diagnosis.kind),
+                                   definition.id, definition.sources});
+        continue;
+      }
+      bipolar = true;
+      findings.push_back(Finding{"bipolar_diagnosis",
+                                 fmt::format("the record has a diagnosis of {}{}: the TRD definition covers unipolar depression only",
+                                             diagnosis.kind, diagnosis.status.empty() ? "" : " (" + diagnosis.status + ")"),
+                                 definition.id, definition.sources});
+    }
+    const auto excluded_history = [&](const char* name) {
+      return std::find(definition.excluding_history.begin(), definition.excluding_history.end(), name) != definition.excluding_history.end();
+    };
+    if (patient_.history_bipolar && excluded_history("bipolar")) {
+      bipolar = true;
+      findings.push_back(Finding{"bipolar_history", "the history records bipolar disorder: the TRD definition covers unipolar depression only",
+                                 definition.id, definition.sources});
+    }
+    if (patient_.history_mania_or_hypomania && excluded_history("mania_or_hypomania")) {
+      bipolar = true;
+      findings.push_back(Finding{"mania_history",
+                                 "the history records a manic or hypomanic episode: the TRD definition covers unipolar depression only",
+                                 definition.id, definition.sources});
+    }
+    return bipolar;
+  }
+
+  TrdAssessment AssessTrd(const std::vector<TrialAssessment>& trials) const {
+    const TrdDefinition& definition = kb_.trd_definition();
+    TrdAssessment trd;
+    trd.required = definition.min_failed_trials;
+    trd.rule = definition.id;
+    trd.sources = definition.sources;
+    std::set<std::string> failed_drugs;
+    std::set<std::string> undecided_drugs;
+    for (const TrialAssessment& trial : trials) {
+      if (trial.episode != EpisodePlacement::Current || trial.drug->counts_as != CountsAs::Antidepressant) continue;
+      if (trial.failed && *trial.failed) {
+        const bool is_new = failed_drugs.insert(trial.drug->id).second;
+        trd.failed_trial_indices.push_back(trial.index);
+        if (is_new) trd.failed_drugs.push_back(trial.drug->id);
+        if (!is_new && definition.distinct_drugs) {
+          trd.findings.push_back(Finding{"same_drug_again",
+                                         fmt::format("trial {} repeats {}: a drug counts once toward the {} different antidepressants "
+                                                     "required",
+                                                     trial.index, trial.drug->inn, definition.min_failed_trials),
+                                         definition.id, definition.sources});
+        }
+      }
+    }
+    for (const TrialAssessment& trial : trials) {
+      if (trial.episode != EpisodePlacement::Current || trial.drug->counts_as != CountsAs::Antidepressant) continue;
+      if (!trial.failed && failed_drugs.count(trial.drug->id) == 0) {
+        undecided_drugs.insert(trial.drug->id);
+        trd.undecided_trial_indices.push_back(trial.index);
+      }
+    }
+    trd.failed_adequate_trials = static_cast<int>(definition.distinct_drugs ? failed_drugs.size() : trd.failed_trial_indices.size());
+    std::vector<Finding> bipolar_findings;
+    if (HasBipolarHistory(bipolar_findings)) {
+      trd.status = TrdStatus::NotApplicable;
+      trd.findings.insert(trd.findings.begin(), bipolar_findings.begin(), bipolar_findings.end());
+      return trd;
+    }
+    trd.findings.insert(trd.findings.end(), bipolar_findings.begin(), bipolar_findings.end());
+    const int possible = trd.failed_adequate_trials + static_cast<int>(undecided_drugs.size());
+    if (trd.failed_adequate_trials >= definition.min_failed_trials) {
+      trd.status = TrdStatus::Meets;
+      trd.findings.insert(trd.findings.begin(),
+                          Finding{"trd_met",
+                                  fmt::format("{} different antidepressants failed after adequate trials in the current episode; {} "
+                                              "are required",
+                                              trd.failed_adequate_trials, definition.min_failed_trials),
+                                  definition.id, definition.sources});
+    } else if (possible >= definition.min_failed_trials) {
+      trd.status = TrdStatus::Indeterminate;
+      trd.findings.insert(trd.findings.begin(),
+                          Finding{"trd_undecided",
+                                  fmt::format("{} failed adequate trial{} counted; {} more trial{} could count once the missing "
+                                              "data are recorded (trials {})",
+                                              trd.failed_adequate_trials, trd.failed_adequate_trials == 1 ? "" : "s",
+                                              undecided_drugs.size(), undecided_drugs.size() == 1 ? "" : "s",
+                                              fmt::join(trd.undecided_trial_indices, ", ")),
+                                  definition.id, definition.sources});
+    } else {
+      trd.status = TrdStatus::DoesNotMeet;
+      trd.findings.insert(trd.findings.begin(),
+                          Finding{"trd_not_met",
+                                  fmt::format("{} failed adequate antidepressant trial{} in the current episode; {} are required",
+                                              trd.failed_adequate_trials, trd.failed_adequate_trials == 1 ? "" : "s",
+                                              definition.min_failed_trials),
+                                  definition.id, definition.sources});
+    }
+    return trd;
+  }
+
+  std::vector<Alert> CollectAlerts(const Assessment& assessment) const {
+    std::vector<Alert> alerts;
+    for (const Finding& finding : assessment.findings) {
+      if (finding.code != "episode_start_missing") continue;
+      alerts.push_back(Alert{AlertSeverity::Warning,
+                             Finding{finding.code,
+                                     "the start of the current episode is not recorded: trials from earlier episodes may be "
+                                     "counted toward treatment resistance; record episode.start",
+                                     finding.rule, finding.sources}});
+    }
+    if (assessment.trd.status == TrdStatus::NotApplicable) {
+      alerts.push_back(Alert{AlertSeverity::Warning,
+                             Finding{"bipolar_spectrum",
+                                     "bipolar disorder or a past manic/hypomanic episode is recorded: TRD criteria for unipolar "
+                                     "depression do not apply, and antidepressant choices need a bipolar-depression pathway",
+                                     kb_.trd_definition().id, kb_.trd_definition().sources}});
+    }
+    for (const TrialAssessment& trial : assessment.trials) {
+      for (const Finding& finding : trial.findings) {
+        if (finding.code != "dose_above_maximum") continue;
+        Finding alert = finding;
+        alert.message = fmt::format("trial {}: {}", trial.index, finding.message);
+        alerts.push_back(Alert{AlertSeverity::Warning, alert});
+      }
+    }
+    std::stable_sort(alerts.begin(), alerts.end(), [](const Alert& left, const Alert& right) { return left.severity < right.severity; });
+    return alerts;
+  }
+
+  const KnowledgeBase& kb_;
+  const PatientRecord& patient_;
+  const Criteria& criteria_;
+  Date as_of_;
+};
+
+}  // namespace
+
+Result<Assessment> Evaluate(const KnowledgeBase& kb, const PatientRecord& patient, const EvaluateOptions& options) {
+  const std::string criteria_id = options.criteria_id.empty() ? kb.default_criteria() : options.criteria_id;
+  const Criteria* criteria = kb.FindCriteria(criteria_id);
+  // The command line accepts the short form ("atrq" for "criteria.atrq").
+  if (criteria == nullptr) criteria = kb.FindCriteria("criteria." + criteria_id);
+  if (criteria == nullptr) {
+    std::vector<std::string> ids;
+    for (const Criteria& entry : kb.criteria()) ids.push_back(entry.id);
+    std::string message = fmt::format("unknown criteria \"{}\" (known: {})", criteria_id, fmt::join(ids, ", "));
+    return Fail(ErrorCode::InvalidInput, message, "--criteria");
+  }
+  return Evaluator(kb, patient, *criteria, options.as_of).Run();
+}
+
+}  // namespace refract
