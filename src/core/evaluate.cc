@@ -146,6 +146,7 @@ class Evaluator {
     out.maudsley = StageMaudsley(kb_.maudsley(), patient_, out.trd, out.trials, out.procedures, as_of_);
     out.mgh = StageMgh(kb_.mgh(), out.trials, out.procedures, as_of_);
     out.alerts = CollectAlerts(out);
+    out.cited_sources = CitedSources(out);
     return out;
   }
 
@@ -517,6 +518,33 @@ class Evaluator {
                                   definition.id, definition.sources});
     }
     return trd;
+  }
+
+  std::vector<Source> CitedSources(const Assessment& assessment) const {
+    std::set<std::string> used(assessment.criteria->sources.begin(), assessment.criteria->sources.end());
+    const auto add = [&](const std::vector<std::string>& sources) { used.insert(sources.begin(), sources.end()); };
+    const auto add_findings = [&](const std::vector<Finding>& findings) {
+      for (const Finding& finding : findings) add(finding.sources);
+    };
+    for (const Alert& alert : assessment.alerts) add(alert.finding.sources);
+    for (const TrialAssessment& trial : assessment.trials) {
+      add(trial.sources);
+      add_findings(trial.adequacy_reasons);
+      add_findings(trial.findings);
+    }
+    for (const ProcedureAssessment& procedure : assessment.procedures) add_findings(procedure.findings);
+    add(assessment.trd.sources);
+    add_findings(assessment.trd.findings);
+    add_findings(assessment.findings);
+    for (const StagingExplanation* explanation : {&assessment.thase_rush.explanation, &assessment.european.explanation,
+                                                  &assessment.maudsley.explanation, &assessment.mgh.explanation}) {
+      add(explanation->sources);
+    }
+    std::vector<Source> out;
+    for (const std::string& id : used) {
+      if (const Source* source = kb_.FindSource(id); source != nullptr) out.push_back(*source);
+    }
+    return out;
   }
 
   std::vector<Alert> CollectAlerts(const Assessment& assessment) const {

@@ -91,6 +91,17 @@ json ProcedureJson(const ProcedureAssessment& procedure) {
               {"findings", Findings(procedure.findings)}};
 }
 
+json CitedSources(const std::vector<Source>& sources) {
+  json out = json::array();
+  for (const Source& source : sources) {
+    json entry{{"id", source.id}, {"citation", source.citation}, {"year", source.year}};
+    if (!source.url.empty()) entry["url"] = source.url;
+    if (!source.doi.empty()) entry["doi"] = source.doi;
+    out.push_back(entry);
+  }
+  return out;
+}
+
 json Component(const MaudsleyComponent& component) {
   return json{{"points", Optional(component.points)}, {"value", component.value}};
 }
@@ -173,6 +184,7 @@ json AssessmentToJson(const Assessment& assessment, const EngineInfo& engine) {
                    {"findings", Findings(trd.findings)}}},
       {"staging", json{{"thase_rush", thase_rush}, {"european", european}, {"maudsley", maudsley_json}, {"mgh", mgh}}},
       {"findings", Findings(assessment.findings)},
+      {"sources", CitedSources(assessment.cited_sources)},
   };
 }
 

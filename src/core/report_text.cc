@@ -51,23 +51,6 @@ std::string EuropeanLine(const EuropeanResult& european) {
                      european.failed_trials, european.failed_trials == 1 ? "" : "s", FormatNumber(european.total_weeks));
 }
 
-std::set<std::string> UsedSources(const Assessment& assessment) {
-  std::set<std::string> used(assessment.criteria->sources.begin(), assessment.criteria->sources.end());
-  const auto add = [&](const std::vector<std::string>& sources) { used.insert(sources.begin(), sources.end()); };
-  for (const Alert& alert : assessment.alerts) add(alert.finding.sources);
-  for (const TrialAssessment& trial : assessment.trials) {
-    add(trial.sources);
-    for (const Finding& finding : trial.adequacy_reasons) add(finding.sources);
-    for (const Finding& finding : trial.findings) add(finding.sources);
-  }
-  add(assessment.trd.sources);
-  add(assessment.thase_rush.explanation.sources);
-  add(assessment.european.explanation.sources);
-  add(assessment.maudsley.explanation.sources);
-  add(assessment.mgh.explanation.sources);
-  return used;
-}
-
 std::string Escape(std::string_view text) {
   std::string out;
   for (const char character : text) {
@@ -100,8 +83,8 @@ std::string RenderText(const Assessment& assessment, const EngineInfo& engine, b
   }
   const TrdAssessment& trd = assessment.trd;
   out += "\n" + bold(fmt::format("TRD: {}", TrdHeadline(trd))) +
-         fmt::format("  ({} of {} required failed adequate antidepressant trials; rule {})\n", trd.failed_adequate_trials, trd.required,
-                     trd.rule);
+         fmt::format("  ({} failed adequate antidepressant trial{} counted, {} required; rule {})\n", trd.failed_adequate_trials,
+                     trd.failed_adequate_trials == 1 ? "" : "s", trd.required, trd.rule);
   for (const Finding& finding : trd.findings) out += fmt::format("  - {}\n", finding.message);
   for (const Finding& finding : assessment.findings) out += fmt::format("  - {}\n", finding.message);
 
@@ -143,7 +126,9 @@ std::string RenderText(const Assessment& assessment, const EngineInfo& engine, b
   block("Maudsley", MaudsleyLine(assessment.maudsley), assessment.maudsley.explanation);
   block("MGH", FormatNumber(assessment.mgh.score), assessment.mgh.explanation);
   out += "\n" + bold("SOURCES") + "\n";
-  for (const std::string& source : UsedSources(assessment)) out += fmt::format("  {}\n", source);
+  for (const Source& source : assessment.cited_sources) {
+    out += fmt::format("  {}: {}{}\n", source.id, source.citation, source.doi.empty() ? (source.url.empty() ? "" : " " + source.url) : " doi:" + source.doi);
+  }
   out += "\nDecision support only: every verdict above names its rule; check it against the record before acting.\n";
   return out;
 }
@@ -180,8 +165,8 @@ ul{margin:.2rem 0 .2rem 1.1rem;padding:0}.small{font-size:.8rem;color:#555}.rule
   out += "</section>\n";
   const TrdAssessment& trd = assessment.trd;
   out += "<section><h2>Treatment-resistant depression</h2>\n";
-  out += fmt::format("<p><span class=\"status {}\">{}</span> <span class=\"small\">{} of {} required failed adequate antidepressant "
-                     "trials &middot; <span class=\"rule\">{}</span></span></p>\n<ul>",
+  out += fmt::format("<p><span class=\"status {}\">{}</span> <span class=\"small\">{} failed adequate antidepressant trial(s) counted, "
+                     "{} required &middot; <span class=\"rule\">{}</span></span></p>\n<ul>",
                      TrdStatusName(trd.status), TrdHeadline(trd), trd.failed_adequate_trials, trd.required, Escape(trd.rule));
   for (const Finding& finding : trd.findings) out += fmt::format("<li>{}</li>", Escape(finding.message));
   for (const Finding& finding : assessment.findings) out += fmt::format("<li>{}</li>", Escape(finding.message));
@@ -231,7 +216,10 @@ ul{margin:.2rem 0 .2rem 1.1rem;padding:0}.small{font-size:.8rem;color:#555}.rule
   row("Maudsley", MaudsleyLine(assessment.maudsley), assessment.maudsley.explanation);
   row("MGH", FormatNumber(assessment.mgh.score), assessment.mgh.explanation);
   out += "</tbody></table></section>\n<section><h2>Sources</h2><ul class=\"small\">";
-  for (const std::string& source : UsedSources(assessment)) out += "<li class=\"rule\">" + Escape(source) + "</li>";
+  for (const Source& source : assessment.cited_sources) {
+    out += fmt::format("<li><span class=\"rule\">{}</span>: {}{}</li>", Escape(source.id), Escape(source.citation),
+                       source.doi.empty() ? (source.url.empty() ? "" : " " + Escape(source.url)) : " doi:" + Escape(source.doi));
+  }
   out += "</ul><p class=\"small\">Decision support only: every verdict names its rule; check it against the record before acting.</p></section>\n</body></html>\n";
   return out;
 }

@@ -351,6 +351,9 @@ MghResult StageMgh(const MghModel& model, const std::vector<TrialAssessment>& tr
     }
     out.per_trial.push_back(points);
   }
+  for (const MghTrialPoints& points : out.per_trial) {
+    out.explanation.computation.push_back(fmt::format("trial {}: {} ({})", points.trial, FormatNumber(points.points), fmt::join(points.items, "; ")));
+  }
   out.ect_points = std::any_of(procedures.begin(), procedures.end(), IsFailedEct) ? model.failed_ect : 0;
   double score = out.ect_points;
   for (const MghTrialPoints& points : out.per_trial) score += points.points;

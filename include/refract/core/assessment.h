@@ -177,6 +177,8 @@ struct Assessment {
   MaudsleyResult maudsley;
   MghResult mgh;
   std::vector<Finding> findings;
+  /// Every source named anywhere in the assessment, sorted by id, with its citation.
+  std::vector<Source> cited_sources;
 };
 
 /// Options of one evaluation.

@@ -1,0 +1,45 @@
+# The two quick-start commands: `make demo` and `make test` (see README.md).
+.PHONY: deps build demo test test-release test-asan layering bench clean
+
+JOBS ?= $(shell nproc)
+DEMO_AS_OF ?= 2026-11-22
+
+deps:
+	./scripts/install-deps.sh
+
+build: deps
+	cmake --preset release >/dev/null
+	cmake --build --preset release -j $(JOBS)
+
+# Assess the bundled example patients: one text, JSON and HTML report each in build/demo/,
+# and the first one printed here.
+demo: build
+	./build/release/refract assess examples/*.json --as-of $(DEMO_AS_OF) --format text --out-dir build/demo
+	./build/release/refract assess examples/*.json --as-of $(DEMO_AS_OF) --format json --out-dir build/demo
+	./build/release/refract assess examples/*.json --as-of $(DEMO_AS_OF) --format html --out-dir build/demo
+	@echo
+	./build/release/refract assess examples/escitalopram-faded.json --as-of $(DEMO_AS_OF) --format text
+
+# The whole suite: layering check, warnings-as-errors Release build and tests, then the
+# same tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+test: deps layering test-release test-asan
+
+layering:
+	./tools/check_layering.sh
+
+test-release:
+	cmake --preset ci >/dev/null
+	cmake --build --preset ci -j $(JOBS)
+	ctest --preset ci -j $(JOBS)
+
+test-asan:
+	cmake --preset asan >/dev/null
+	cmake --build --preset asan -j $(JOBS)
+	ctest --preset asan -j $(JOBS)
+
+bench: build
+	./build/release/bench/refract_bench
+	./bench/cli_cold_start.sh build/release
+
+clean:
+	rm -rf build
