@@ -319,6 +319,7 @@ class KbBuilder {
       AddError(ErrorCode::KbReference, "an antidepressant or augmenting agent needs an adequacy block", location);
     }
     drug.components = Strings(json, "components");
+    drug.dose_expressed_as = Str(json, "dose_expressed_as");
     drug.notes = Str(json, "notes");
     kb_.drugs_.push_back(std::move(drug));
   }

@@ -50,6 +50,7 @@ json TrialJson(const TrialAssessment& trial) {
       {"start", FormatDate(trial.start)},
       {"end", Optional(trial.end)},
       {"ongoing", trial.ongoing},
+      {"dose_expressed_as", TextOrNull(trial.drug->dose_expressed_as)},
       {"min_adequate_dose_mg_per_day", Optional(trial.min_adequate_dose_mg_per_day)},
       {"max_dose_mg_per_day", Optional(trial.max_dose_mg_per_day)},
       {"days_in_window", Optional(trial.days_in_window)},

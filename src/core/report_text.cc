@@ -22,6 +22,11 @@ std::string Weeks(const TrialAssessment& trial) {
                      FormatNumber(static_cast<double>(*trial.days_at_adequate_dose * 10 / 7) / 10.0));
 }
 
+std::string RoleText(const TrialAssessment& trial) {
+  if (trial.drug->counts_as == CountsAs::Augmentation) return "augmenting agent";
+  return fmt::format("antidepressant, {}", CourseRoleName(trial.role));
+}
+
 std::string Failed(const std::optional<bool>& failed) {
   if (!failed) return "unknown";
   return *failed ? "yes" : "no";
@@ -92,8 +97,9 @@ std::string RenderText(const Assessment& assessment, const EngineInfo& engine, b
   if (assessment.trials.empty()) out += "  no medication courses recorded\n";
   for (const TrialAssessment& trial : assessment.trials) {
     const std::string name = trial.input_name == trial.drug->inn ? trial.drug->inn : fmt::format("{} (\"{}\")", trial.drug->inn, trial.input_name);
-    out += fmt::format("  {}. {} | {} {} | {} episode | {}\n", trial.index, bold(name), CountsAsName(trial.drug->counts_as),
-                       CourseRoleName(trial.role), EpisodePlacementName(trial.episode), Dates(trial));
+    out += fmt::format("  {}. {} | {} | {} episode | {}\n", trial.index, bold(name), RoleText(trial), EpisodePlacementName(trial.episode),
+                       Dates(trial));
+    if (!trial.drug->dose_expressed_as.empty()) out += fmt::format("     doses are {}\n", trial.drug->dose_expressed_as);
     out += fmt::format("     highest dose {} mg/day (minimum adequate {} mg/day) | {} weeks at or above it (need {}) | adherence {}\n",
                        trial.max_dose_mg_per_day ? FormatNumber(*trial.max_dose_mg_per_day) : "?",
                        trial.min_adequate_dose_mg_per_day ? FormatNumber(*trial.min_adequate_dose_mg_per_day) : "?", Weeks(trial),
@@ -177,16 +183,17 @@ ul{margin:.2rem 0 .2rem 1.1rem;padding:0}.small{font-size:.8rem;color:#555}.rule
          "<th>Weeks at adequate dose (need)</th><th>Adherence</th><th>Adequacy</th><th>Outcome</th><th>Failed</th></tr></thead><tbody>\n";
   for (const TrialAssessment& trial : assessment.trials) {
     out += fmt::format(
-        "<tr><td>{}</td><td><strong>{}</strong>{}</td><td>{} {}</td><td>{}</td><td>{}</td><td>{} ({}) mg/day</td><td>{} ({})</td><td>{}</td>"
+        "<tr><td>{}</td><td><strong>{}</strong>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} ({}) mg/day</td><td>{} ({})</td><td>{}</td>"
         "<td class=\"{}\">{}</td><td>{}{}</td><td>{}</td></tr>\n",
         trial.index, Escape(trial.drug->inn), trial.input_name == trial.drug->inn ? "" : "<br><span class=\"small\">entered as " + Escape(trial.input_name) + "</span>",
-        CountsAsName(trial.drug->counts_as), CourseRoleName(trial.role), EpisodePlacementName(trial.episode), Escape(Dates(trial)),
+        RoleText(trial), EpisodePlacementName(trial.episode), Escape(Dates(trial)),
         trial.max_dose_mg_per_day ? FormatNumber(*trial.max_dose_mg_per_day) : "?",
         trial.min_adequate_dose_mg_per_day ? FormatNumber(*trial.min_adequate_dose_mg_per_day) : "?", Escape(Weeks(trial)),
         FormatNumber(trial.required_days / 7.0), AdherenceName(trial.adherence), AdequacyName(trial.adequacy), AdequacyName(trial.adequacy),
         OutcomeName(trial.outcome), trial.improvement_percent ? fmt::format(" ({}%)", FormatNumber(*trial.improvement_percent)) : "",
         Failed(trial.failed));
     std::string reasons;
+    if (!trial.drug->dose_expressed_as.empty()) reasons += "<li>doses are " + Escape(trial.drug->dose_expressed_as) + "</li>";
     for (const Finding& finding : trial.adequacy_reasons) reasons += fmt::format("<li>{} <span class=\"rule\">[{}]</span></li>", Escape(finding.message), Escape(finding.rule));
     for (const Finding& finding : trial.findings) reasons += fmt::format("<li>{} <span class=\"rule\">[{}]</span></li>", Escape(finding.message), Escape(finding.rule));
     if (!reasons.empty()) out += fmt::format("<tr><td></td><td colspan=\"10\"><ul>{}</ul></td></tr>\n", reasons);

@@ -66,6 +66,7 @@ struct Drug {
   std::optional<double> max_dose_mg_per_day;
   std::vector<std::string> max_dose_sources;
   std::vector<std::string> components;
+  std::string dose_expressed_as;  ///< Empty when a dose is plain mg/day of the drug.
   std::string notes;
 };
 
