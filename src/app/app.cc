@@ -41,8 +41,11 @@ Result<nlohmann::json> ParseJsonText(const std::string& text, const std::string&
     const long line = 1 + std::count(text.begin(), text.begin() + static_cast<long>(offset), '\n');
     const std::size_t line_start = text.rfind('\n', offset == 0 ? 0 : offset - 1);
     const std::size_t column = line_start == std::string::npos ? offset + 1 : offset - line_start;
+    // nlohmann's message is "[json.exception.parse_error.101] parse error at line L, column C: REASON";
+    // the location is reported separately, so keep only the reason.
     std::string reason = error.what();
-    const std::size_t colon = reason.rfind(": ");
+    const std::size_t column_marker = reason.find(", column ");
+    const std::size_t colon = column_marker == std::string::npos ? std::string::npos : reason.find(": ", column_marker);
     if (colon != std::string::npos) reason = reason.substr(colon + 2);
     return Fail(ErrorCode::InvalidInput, fmt::format("not valid JSON: {}", reason), fmt::format("{}:{}:{}", label, line, column));
   }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -13,6 +14,10 @@
 namespace refract::app {
 
 Result<std::string> ReadFile(const std::filesystem::path& path) {
+  std::error_code status_error;
+  if (std::filesystem::is_directory(path, status_error)) {
+    return Fail(ErrorCode::Io, fmt::format("cannot read {}: it is a directory, not a file", path.string()), path.string());
+  }
   std::ifstream stream(path, std::ios::binary);
   if (!stream) return Fail(ErrorCode::Io, fmt::format("cannot read {}: {}", path.string(), std::strerror(errno)), path.string());
   std::ostringstream buffer;

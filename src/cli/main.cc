@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -100,6 +101,17 @@ int RunAssess(const AssessArgs& args) {
     outputs.emplace_back(stem, Render(*assessment, format, to_terminal));
   }
   if (!args.out_dir.empty()) {
+    // Two inputs with the same file name would overwrite each other's report: refuse first.
+    std::map<std::string, std::string> seen;
+    for (std::size_t input_idx = 0; input_idx < outputs.size(); ++input_idx) {
+      const auto [it, inserted] = seen.emplace(outputs[input_idx].first, args.patients[input_idx]);
+      if (!inserted) {
+        return Report(Error{ErrorCode::InvalidInput,
+                            fmt::format("{} and {} would both be written as {}.{}: rename one input or assess them separately",
+                                        it->second, args.patients[input_idx], it->first, Extension(format)),
+                            "--out-dir"});
+      }
+    }
     std::error_code error;
     std::filesystem::create_directories(args.out_dir, error);
     if (error) return Report(Error{ErrorCode::Io, fmt::format("cannot create {}: {}", args.out_dir, error.message()), args.out_dir});

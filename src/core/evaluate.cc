@@ -210,8 +210,66 @@ class Evaluator {
     std::vector<Finding> inadequate;
     std::vector<Finding> indeterminate;
 
-    // Dose: days in the window on which the step in force reached the minimum adequate dose.
-    if (!course.doses.empty()) {
+    // A recorded serum level decides instead of the dose where the drug's KB entry says so.
+    const SerumLevelRule* level_rule = adequacy.serum_level ? &*adequacy.serum_level : nullptr;
+    std::vector<const LabResult*> levels;
+    if (level_rule != nullptr) {
+      const Date level_window_end = last_day.value_or(as_of_);
+      for (const LabResult& lab : patient_.labs) {
+        if (lab.name != level_rule->lab || lab.date < trial.window_start || level_window_end < lab.date) continue;
+        const bool known_unit = std::find(level_rule->units.begin(), level_rule->units.end(), lab.unit) != level_rule->units.end();
+        if (!known_unit) {
+          trial.findings.push_back(Finding{"level_unit_unknown",
+                                           fmt::format("{} {} {} on {} is not used: expected a unit of {}", lab.name, FormatNumber(lab.value),
+                                                       lab.unit.empty() ? "(no unit)" : lab.unit, FormatDate(lab.date),
+                                                       fmt::join(level_rule->units, " or ")),
+                                           drug.id, level_rule->sources});
+          continue;
+        }
+        levels.push_back(&lab);
+      }
+    }
+    if (!levels.empty()) {
+      const auto first_adequate = std::find_if(levels.begin(), levels.end(), [&](const LabResult* lab) { return lab->value >= level_rule->min; });
+      double highest = 0;
+      for (const LabResult* lab : levels) highest = std::max(highest, lab->value);
+      if (!course.doses.empty()) {
+        double highest_dose = 0;
+        for (const DoseStep& step : course.doses) highest_dose = std::max(highest_dose, step.mg_per_day);
+        trial.max_dose_mg_per_day = highest_dose;
+      }
+      if (first_adequate == levels.end()) {
+        inadequate.push_back(Finding{"subtherapeutic_level",
+                                     fmt::format("the highest {} in the course, {} {}, is below the {} {} that makes an adequate trial; "
+                                                 "the level decides, not the dose",
+                                                 level_rule->lab, FormatNumber(highest), levels.front()->unit, FormatNumber(level_rule->min),
+                                                 level_rule->units.front()),
+                                     drug.id, level_rule->sources});
+        trial.days_at_adequate_dose = 0;
+      } else {
+        // The level proves adequate exposure from the day it was drawn; earlier days are not assumed.
+        const Date from = (*first_adequate)->date;
+        const long days = last_day ? InclusiveDays(from, *last_day) : 1;
+        trial.days_at_adequate_dose = days;
+        trial.days_at_adequate_dose_is_lower_bound = !last_day.has_value();
+        trial.findings.push_back(Finding{"serum_level_used",
+                                         fmt::format("{} {} {} on {} (at least {} required): the level, not the dose, decides; days are "
+                                                     "counted from that date",
+                                                     level_rule->lab, FormatNumber((*first_adequate)->value), (*first_adequate)->unit,
+                                                     FormatDate(from), FormatNumber(level_rule->min)),
+                                         drug.id, level_rule->sources});
+        if (last_day && days < trial.required_days) {
+          inadequate.push_back(Finding{"too_short_at_level",
+                                       fmt::format("{} days ({} weeks) from the first adequate level to the end; at least {} are required",
+                                                   days, FormatWeeks(days), required_text),
+                                       drug_rule, criteria_.sources});
+        } else if (!last_day && days < trial.required_days) {
+          indeterminate.push_back(Finding{"end_missing", "no end date and not marked ongoing: the duration is unknown", criteria_.id,
+                                          criteria_.sources});
+        }
+      }
+    } else if (!course.doses.empty()) {
+      // Dose: days in the window on which the step in force reached the minimum adequate dose.
       double highest = 0;
       long adequate_days = 0;
       long below_days = 0;
@@ -293,7 +351,8 @@ class Evaluator {
     if (course.ongoing) {
       std::vector<Finding> still_open;
       for (auto it = inadequate.begin(); it != inadequate.end();) {
-        if (it->code != "too_short" && it->code != "too_short_at_dose" && it->code != "subtherapeutic_dose") {
+        if (it->code != "too_short" && it->code != "too_short_at_dose" && it->code != "too_short_at_level" &&
+            it->code != "subtherapeutic_dose" && it->code != "subtherapeutic_level") {
           ++it;
           continue;
         }
@@ -320,10 +379,12 @@ class Evaluator {
       trial.adequacy = Adequacy::Indeterminate;
     } else {
       trial.adequacy = Adequacy::Adequate;
+      const std::string exposure = levels.empty() ? "at or above " + Mg(min_dose)
+                                                  : fmt::format("from the first {} of at least {}", level_rule->lab, FormatNumber(level_rule->min));
       trial.adequacy_reasons.push_back(Finding{
           "adequate",
-          fmt::format("{} days ({} weeks) at or above {} with good adherence; {} required", *trial.days_at_adequate_dose,
-                      FormatWeeks(*trial.days_at_adequate_dose), Mg(min_dose), required_text),
+          fmt::format("{} days ({} weeks) {} with good adherence; {} required", *trial.days_at_adequate_dose,
+                      FormatWeeks(*trial.days_at_adequate_dose), exposure, required_text),
           criteria_.id, Concat(criteria_.sources, adequacy.sources)});
     }
     trial.adequacy_reasons.insert(trial.adequacy_reasons.end(), inadequate.begin(), inadequate.end());

@@ -6,6 +6,7 @@
 #include "refract/core/text.h"
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 #include <fmt/format.h>
@@ -35,7 +36,7 @@ bool MatchesType(const nlohmann::json& instance, const std::string& type) {
     if (instance.is_number_integer()) return true;
     if (!instance.is_number_float()) return false;
     const double value = instance.get<double>();
-    return value == static_cast<double>(static_cast<long long>(value));
+    return std::isfinite(value) && std::floor(value) == value;
   }
   return false;
 }
@@ -43,6 +44,11 @@ bool MatchesType(const nlohmann::json& instance, const std::string& type) {
 std::string Article(const std::string& type) {
   if (type == "null") return type;
   return (type == "object" || type == "array" || type == "integer") ? "an " + type : "a " + type;
+}
+
+// Length in Unicode code points, as JSON Schema counts it (UTF-8 continuation bytes are skipped).
+std::size_t CodePoints(const std::string& text) {
+  return static_cast<std::size_t>(std::count_if(text.begin(), text.end(), [](char byte) { return (static_cast<unsigned char>(byte) & 0xC0U) != 0x80U; }));
 }
 
 std::string ShortValue(const nlohmann::json& value) {
@@ -189,11 +195,11 @@ void SchemaValidator::ValidateNode(const nlohmann::json& schema, const nlohmann:
 
   if (instance.is_string()) {
     const auto& text = instance.get_ref<const std::string&>();
-    if (const auto bound = schema.find("minLength"); bound != schema.end() && text.size() < bound->get<std::size_t>()) {
+    if (const auto bound = schema.find("minLength"); bound != schema.end() && CodePoints(text) < bound->get<std::size_t>()) {
       out.push_back({pointer, text.empty() ? std::string("must not be empty")
                                            : fmt::format("\"{}\" is shorter than {} characters", text, bound->dump())});
     }
-    if (const auto bound = schema.find("maxLength"); bound != schema.end() && text.size() > bound->get<std::size_t>()) {
+    if (const auto bound = schema.find("maxLength"); bound != schema.end() && CodePoints(text) > bound->get<std::size_t>()) {
       out.push_back({pointer, fmt::format("text is longer than {} characters", bound->dump())});
     }
     const auto format = schema.find("format");

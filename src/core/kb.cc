@@ -301,8 +301,12 @@ class KbBuilder {
                                                      : CountsAs::Antidepressant;
     drug.markets = Strings(json, "markets");
     if (const auto adequacy = json.find("adequacy"); adequacy != json.end()) {
-      DrugAdequacy block{Num(*adequacy, "min_dose_mg_per_day"), std::nullopt, Str(*adequacy, "basis"), Strings(*adequacy, "sources")};
+      DrugAdequacy block{Num(*adequacy, "min_dose_mg_per_day"), std::nullopt, std::nullopt, Str(*adequacy, "basis"),
+                         Strings(*adequacy, "sources")};
       if (adequacy->contains("min_duration_days")) block.min_duration_days = Int(*adequacy, "min_duration_days");
+      if (const auto level = adequacy->find("serum_level"); level != adequacy->end()) {
+        block.serum_level = SerumLevelRule{Str(*level, "lab"), Num(*level, "min"), Strings(*level, "units"), Strings(*level, "sources")};
+      }
       drug.adequacy = block;
     }
     if (const auto max_dose = json.find("max_dose_mg_per_day"); max_dose != json.end()) {

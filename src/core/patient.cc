@@ -4,6 +4,8 @@
 
 #include <set>
 
+#include "refract/core/text.h"
+
 #include <fmt/format.h>
 
 namespace refract {
@@ -203,6 +205,10 @@ Result<PatientRecord> PatientParser::Parse(const KnowledgeBase& kb, const nlohma
       return Fail(ErrorCode::InvalidInput, "a course cannot augment itself",
                   at(fmt::format("/medications/{}/augments", course.input_index)));
     }
+  }
+
+  for (const auto& lab : record.value("labs", nlohmann::json::array())) {
+    patient.labs.push_back(LabResult{NormalizeName(Str(lab, "name")), lab["value"].get<double>(), Str(lab, "unit"), *OptDate(lab, "date")});
   }
 
   const auto procedures = record.value("procedures", nlohmann::json::array());

@@ -41,10 +41,19 @@ struct Source {
   std::string doi;
 };
 
+/// A serum level that decides adequacy instead of the dose when one is recorded.
+struct SerumLevelRule {
+  std::string lab;
+  double min = 0;
+  std::vector<std::string> units;
+  std::vector<std::string> sources;
+};
+
 /// The minimum dose that makes a course adequate.
 struct DrugAdequacy {
   double min_dose_mg_per_day = 0;
   std::optional<int> min_duration_days;
+  std::optional<SerumLevelRule> serum_level;
   std::string basis;
   std::vector<std::string> sources;
 };

@@ -74,6 +74,14 @@ struct Procedure {
   std::optional<EpisodePlacement> episode;
 };
 
+/// One laboratory result.
+struct LabResult {
+  std::string name;  ///< Lower-case lab id as recorded ("lithium_level", "tsh").
+  double value = 0;
+  std::string unit;
+  Date date;
+};
+
 struct Diagnosis {
   std::string kind;
   std::string status;
@@ -94,6 +102,7 @@ struct PatientRecord {
   std::vector<Diagnosis> diagnoses;
   std::vector<Course> courses;
   std::vector<Procedure> procedures;
+  std::vector<LabResult> labs;
   nlohmann::json raw;
 };
 
