@@ -7,7 +7,7 @@ status=0
 fail() { echo "layering: $1"; status=1; }
 
 core_files=$(ls src/core/*.cc include/refract/core/*.h)
-allowed='^#include (<(nlohmann/json\.hpp|fmt/[a-z]+\.h|tl/expected\.hpp|[a-z_]+)>|"refract/core/[a-z0-9_]+\.h")$'
+allowed='^#include (<(nlohmann/json\.hpp|fmt/[a-z]+\.h|tl/expected\.hpp|[a-z_]+)>|"refract/core/[a-z0-9_]+\.h"|"[a-z0-9_]+\.h")$'
 while IFS= read -r line; do
   file=${line%%:*}
   include=${line#*:}

@@ -26,7 +26,9 @@ const EngineInfo& Engine() {
 }
 
 Result<KnowledgeBase> LoadKb(const std::optional<std::filesystem::path>& directory) {
-  if (!directory) return LoadKnowledgeBase(embedded::KbFiles(), "built-in");
+  // The built-in KB passed every check when it was built in (kbgen): only typed loading and the
+  // reference checks run here, which keeps the command line's start-up short.
+  if (!directory) return LoadKnowledgeBase(embedded::KbFiles(), "built-in", KbLoadOptions{false, std::string(embedded::KbDigest())});
   auto files = ReadKbDirectory(*directory);
   if (!files) return tl::unexpected(files.error());
   return LoadKnowledgeBase(*files, directory->string());

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 #include <set>
 
 #include <fmt/format.h>
@@ -108,10 +109,13 @@ const nlohmann::json* SchemaValidator::Resolve(const std::string& ref) const {
 }
 
 const std::regex& SchemaValidator::Regex(const std::string& pattern) const {
-  auto found = regex_cache_.find(pattern);
-  if (found == regex_cache_.end()) {
-    found = regex_cache_.emplace(pattern, std::make_unique<std::regex>(pattern, std::regex::ECMAScript)).first;
-  }
+  // Compiled patterns are shared by every validator: the KB's schemas repeat the same few.
+  // The cache only grows (schemas are finite), so returned references stay valid.
+  static std::mutex mutex;
+  static std::map<std::string, std::unique_ptr<std::regex>> cache;
+  const std::lock_guard<std::mutex> lock(mutex);
+  auto found = cache.find(pattern);
+  if (found == cache.end()) found = cache.emplace(pattern, std::make_unique<std::regex>(pattern, std::regex::ECMAScript)).first;
   return *found->second;
 }
 

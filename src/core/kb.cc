@@ -131,11 +131,11 @@ std::string Directory(const std::string& path) {
 
 class KbBuilder {
  public:
-  explicit KbBuilder(std::span<const KbFile> files) : files_(files) {}
+  explicit KbBuilder(std::span<const KbFile> files, KbLoadOptions options = {}) : files_(files), options_(std::move(options)) {}
 
   KnowledgeBase Build(std::string origin) {
     kb_.origin_ = std::move(origin);
-    kb_.digest_ = KbDigest(files_);
+    kb_.digest_ = options_.digest.empty() ? KbDigest(files_) : options_.digest;
     ParseFiles();
     if (!errors_.empty()) return std::move(kb_);
     LoadSchemas();
@@ -169,6 +169,7 @@ class KbBuilder {
   }
 
   void LoadSchemas() {
+    if (!options_.validate_schemas) return;
     for (const auto& [path, json] : parsed_) {
       if (Directory(path) != "schema") continue;
       const std::string name = Stem(path);  // "drug.schema"
@@ -182,6 +183,7 @@ class KbBuilder {
   }
 
   const SchemaValidator* SchemaFor(const std::string& path, const nlohmann::json& json) {
+    if (!options_.validate_schemas) return nullptr;
     std::string kind;
     if (path == "manifest.json") kind = "manifest";
     if (path == "sources.json") kind = "sources";
@@ -204,13 +206,15 @@ class KbBuilder {
 
   void LoadEntity(const std::string& path, const nlohmann::json& json) {
     if (Directory(path) == "schema") return;
-    const SchemaValidator* validator = SchemaFor(path, json);
-    if (validator == nullptr) return;
-    const auto violations = validator->Validate(json);
-    for (const SchemaViolation& violation : violations) {
-      AddError(ErrorCode::KbSchema, violation.message, "kb/" + path + "#" + violation.pointer);
+    if (options_.validate_schemas) {
+      const SchemaValidator* validator = SchemaFor(path, json);
+      if (validator == nullptr) return;
+      const auto violations = validator->Validate(json);
+      for (const SchemaViolation& violation : violations) {
+        AddError(ErrorCode::KbSchema, violation.message, "kb/" + path + "#" + violation.pointer);
+      }
+      if (!violations.empty()) return;
     }
-    if (!violations.empty()) return;
     const std::string location = "kb/" + path;
     if (path == "manifest.json") {
       kb_.version_ = Str(json, "kb_version");
@@ -468,6 +472,7 @@ class KbBuilder {
   }
 
   std::span<const KbFile> files_;
+  KbLoadOptions options_;
   KnowledgeBase kb_;
   std::vector<Error> errors_;
   std::map<std::string, nlohmann::json> parsed_;
@@ -542,8 +547,8 @@ std::vector<Error> CheckKnowledgeBase(std::span<const KbFile> files) {
   return std::move(builder.errors());
 }
 
-Result<KnowledgeBase> LoadKnowledgeBase(std::span<const KbFile> files, std::string origin) {
-  KbBuilder builder(files);
+Result<KnowledgeBase> LoadKnowledgeBase(std::span<const KbFile> files, std::string origin, const KbLoadOptions& options) {
+  KbBuilder builder(files, options);
   KnowledgeBase kb = builder.Build(std::move(origin));
   const auto& errors = builder.errors();
   if (!errors.empty()) {

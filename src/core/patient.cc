@@ -51,6 +51,24 @@ bool Bool(const nlohmann::json& node, const char* key) {
   return found != node.end() && found->is_boolean() && found->get<bool>();
 }
 
+std::optional<bool> OptBool(const nlohmann::json& node, const char* key) {
+  const auto found = node.find(key);
+  if (found == node.end() || !found->is_boolean()) return std::nullopt;
+  return found->get<bool>();
+}
+
+std::optional<int> OptInt(const nlohmann::json& node, const char* key) {
+  const auto found = node.find(key);
+  if (found == node.end() || !found->is_number()) return std::nullopt;
+  return static_cast<int>(found->get<double>());
+}
+
+std::optional<double> OptNum(const nlohmann::json& node, const char* key) {
+  const auto found = node.find(key);
+  if (found == node.end() || !found->is_number()) return std::nullopt;
+  return found->get<double>();
+}
+
 std::optional<Outcome> OptOutcome(const nlohmann::json& node, const char* key) {
   const std::string text = Str(node, key);
   if (text.empty()) return std::nullopt;
@@ -99,6 +117,9 @@ Result<PatientRecord> PatientParser::Parse(const KnowledgeBase& kb, const nlohma
     patient.birth_date = OptDate(*person, "birth_date");
     if (person->contains("age_years")) patient.age_years = (*person)["age_years"].get<int>();
     patient.sex = Str(*person, "sex");
+    patient.pregnant = OptBool(*person, "pregnant");
+    patient.breastfeeding = OptBool(*person, "breastfeeding");
+    patient.postpartum = OptBool(*person, "postpartum");
   }
   if (const auto episode = record.find("episode"); episode != record.end()) {
     patient.episode_start = OptDate(*episode, "start");
@@ -108,9 +129,24 @@ Result<PatientRecord> PatientParser::Parse(const KnowledgeBase& kb, const nlohma
   if (const auto history = record.find("history"); history != record.end()) {
     patient.history_bipolar = Bool(*history, "bipolar");
     patient.history_mania_or_hypomania = Bool(*history, "mania_or_hypomania");
+    patient.history_psychosis = Bool(*history, "psychosis");
+    patient.history_self_harm = Bool(*history, "self_harm");
+    patient.history_family_bipolar = Bool(*history, "family_history_bipolar");
+    patient.history_suicide_attempts = OptInt(*history, "suicide_attempts");
+    patient.history_last_suicide_attempt = OptDate(*history, "last_suicide_attempt");
+    patient.history_substance_use = Str(*history, "substance_use");
   }
+  const auto code_of = [](const nlohmann::json& entry, const char* key) {
+    const auto code = entry.find("code");
+    return code == entry.end() ? std::string() : Str(*code, key);
+  };
   for (const auto& diagnosis : record.value("diagnoses", nlohmann::json::array())) {
-    patient.diagnoses.push_back(Diagnosis{Str(diagnosis, "kind"), Str(diagnosis, "status"), Str(diagnosis, "name")});
+    patient.diagnoses.push_back(Diagnosis{Str(diagnosis, "kind"), Str(diagnosis, "status"), Str(diagnosis, "name"),
+                                          code_of(diagnosis, "system"), code_of(diagnosis, "code")});
+  }
+  for (const auto& condition : record.value("conditions", nlohmann::json::array())) {
+    patient.conditions.push_back(
+        Condition{NormalizeName(Str(condition, "name")), code_of(condition, "system"), code_of(condition, "code"), Str(condition, "status")});
   }
 
   std::set<std::string> course_ids;
@@ -209,6 +245,53 @@ Result<PatientRecord> PatientParser::Parse(const KnowledgeBase& kb, const nlohma
 
   for (const auto& lab : record.value("labs", nlohmann::json::array())) {
     patient.labs.push_back(LabResult{NormalizeName(Str(lab, "name")), lab["value"].get<double>(), Str(lab, "unit"), *OptDate(lab, "date")});
+  }
+
+  const auto scales = record.value("scales", nlohmann::json::array());
+  for (std::size_t scale_idx = 0; scale_idx < scales.size(); ++scale_idx) {
+    const auto& entry = scales[scale_idx];
+    ScaleAdministration administration{static_cast<int>(scale_idx), Str(entry, "scale"), *OptDate(entry, "date"), {}, OptNum(entry, "total"),
+                                       Str(entry, "rater")};
+    for (const auto& item : entry.value("items", nlohmann::json::array())) {
+      administration.items.push_back(item.is_number() ? std::optional<int>(item.get<int>()) : std::nullopt);
+    }
+    patient.scales.push_back(std::move(administration));
+  }
+  const auto genotypes = record.value("genotypes", nlohmann::json::array());
+  for (std::size_t genotype_idx = 0; genotype_idx < genotypes.size(); ++genotype_idx) {
+    const auto& entry = genotypes[genotype_idx];
+    patient.genotypes.push_back(GenotypeEntry{static_cast<int>(genotype_idx), Str(entry, "gene"), Str(entry, "diplotype"),
+                                              OptNum(entry, "activity_score"), Str(entry, "phenotype"), Str(entry, "source"),
+                                              OptDate(entry, "date")});
+  }
+  const auto others = record.value("other_medications", nlohmann::json::array());
+  for (std::size_t other_idx = 0; other_idx < others.size(); ++other_idx) {
+    const auto& entry = others[other_idx];
+    OtherMedication medication{static_cast<int>(other_idx), Str(entry, "drug"), nullptr, OptNum(entry, "mg_per_day"), OptDate(entry, "start"),
+                               OptDate(entry, "end"), Bool(entry, "ongoing"), Bool(entry, "as_needed"), Str(entry, "kind")};
+    // An unknown name is kept (drug stays null) so the rules can report it; it is not an input error.
+    if (auto drug = kb.ResolveDrug(medication.input_name)) medication.drug = *drug;
+    patient.other_medications.push_back(std::move(medication));
+  }
+  for (const auto& entry : record.value("vitals", nlohmann::json::array())) {
+    patient.vitals.push_back(VitalSign{Str(entry, "kind"), *OptDate(entry, "date"), OptNum(entry, "systolic"), OptNum(entry, "diastolic"),
+                                       OptNum(entry, "value"), Str(entry, "unit")});
+  }
+  const auto reactions = record.value("adverse_reactions", nlohmann::json::array());
+  for (std::size_t reaction_idx = 0; reaction_idx < reactions.size(); ++reaction_idx) {
+    const auto& entry = reactions[reaction_idx];
+    AdverseReaction reaction{static_cast<int>(reaction_idx), Str(entry, "drug"), nullptr, Str(entry, "reaction"), OptDate(entry, "date"),
+                             Str(entry, "severity"), {}};
+    if (auto drug = kb.ResolveDrug(reaction.drug_name)) reaction.drug = *drug;
+    if (const auto naranjo = entry.find("naranjo"); naranjo != entry.end()) {
+      for (const auto& [question, answer] : naranjo->items()) reaction.naranjo.emplace_back(question, answer.get<std::string>());
+    }
+    patient.adverse_reactions.push_back(std::move(reaction));
+  }
+  for (const auto& entry : record.value("daily_log", nlohmann::json::array())) {
+    patient.daily_log.push_back(DailyEntry{*OptDate(entry, "date"), OptInt(entry, "mood"), OptNum(entry, "sleep_hours"), OptInt(entry, "energy"),
+                                           OptInt(entry, "functioning"), OptInt(entry, "anxiety"), OptInt(entry, "doses_missed"),
+                                           Str(entry, "note")});
   }
 
   const auto procedures = record.value("procedures", nlohmann::json::array());

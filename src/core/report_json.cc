@@ -98,7 +98,7 @@ json CitedSources(const std::vector<Source>& sources) {
     json entry{{"id", source.id}, {"citation", source.citation}, {"year", source.year}};
     if (!source.url.empty()) entry["url"] = source.url;
     if (!source.doi.empty()) entry["doi"] = source.doi;
-    out.push_back(entry);
+    out.push_back(std::move(entry));
   }
   return out;
 }
@@ -118,7 +118,7 @@ json AssessmentToJson(const Assessment& assessment, const EngineInfo& engine) {
   for (const Alert& alert : assessment.alerts) {
     json entry = FindingJson(alert.finding);
     entry["severity"] = AlertSeverityName(alert.severity);
-    alerts.push_back(entry);
+    alerts.push_back(std::move(entry));
   }
   json trials = json::array();
   for (const TrialAssessment& trial : assessment.trials) trials.push_back(TrialJson(trial));
@@ -152,7 +152,7 @@ json AssessmentToJson(const Assessment& assessment, const EngineInfo& engine) {
                                      {"ect", Component(maudsley.ect)}};
   json mgh = Explanation(assessment.mgh.explanation);
   mgh["score"] = assessment.mgh.score;
-  mgh["per_trial"] = mgh_trials;
+  mgh["per_trial"] = std::move(mgh_trials);
   mgh["ect_points"] = assessment.mgh.ect_points;
   return json{
       {"schema", "refract.assessment/v1"},
@@ -171,9 +171,9 @@ json AssessmentToJson(const Assessment& assessment, const EngineInfo& engine) {
                         {"failure", json{{"improvement_percent", criteria.failure_percent},
                                          {"comparison", criteria.failure_at_or_below ? "at_or_below" : "below"}}},
                         {"sources", criteria.sources}}},
-      {"alerts", alerts},
-      {"trials", trials},
-      {"procedures", procedures},
+      {"alerts", std::move(alerts)},
+      {"trials", std::move(trials)},
+      {"procedures", std::move(procedures)},
       {"trd", json{{"status", TrdStatusName(trd.status)},
                    {"failed_adequate_trials", trd.failed_adequate_trials},
                    {"failed_drugs", trd.failed_drugs},
@@ -183,7 +183,7 @@ json AssessmentToJson(const Assessment& assessment, const EngineInfo& engine) {
                    {"rule", trd.rule},
                    {"sources", trd.sources},
                    {"findings", Findings(trd.findings)}}},
-      {"staging", json{{"thase_rush", thase_rush}, {"european", european}, {"maudsley", maudsley_json}, {"mgh", mgh}}},
+      {"staging", json{{"thase_rush", std::move(thase_rush)}, {"european", std::move(european)}, {"maudsley", maudsley_json}, {"mgh", std::move(mgh)}}},
       {"findings", Findings(assessment.findings)},
       {"sources", CitedSources(assessment.cited_sources)},
   };

@@ -62,6 +62,7 @@ int main(int argc, char** argv) {
   }
   out += "}};\n}  // namespace\n\n";
   out += "std::span<const KbFile> KbFiles() { return kFiles; }\n\n";
+  out += fmt::format("std::string_view KbDigest() {{ return \"{}\"; }}\n\n", refract::KbDigest(*files));
   out += "std::string_view PatientSchema() {\n  static const std::string text(\n" + Literal(*patient_schema) + ");\n  return text;\n}\n\n";
   out += "std::string_view AssessmentSchema() {\n  static const std::string text(\n" + Literal(*assessment_schema) + ");\n  return text;\n}\n\n";
   out += "}  // namespace refract::embedded\n";

@@ -12,6 +12,9 @@ namespace refract::embedded {
 /// The built-in knowledge base files, sorted by path.
 [[nodiscard]] std::span<const KbFile> KbFiles();
 
+/// The built-in KB's digest, computed when it was built in ("sha256:<hex>").
+[[nodiscard]] std::string_view KbDigest();
+
 /// schema/patient.schema.json as built in.
 [[nodiscard]] std::string_view PatientSchema();
 

@@ -44,7 +44,6 @@ class SchemaValidator {
   [[nodiscard]] const std::regex& Regex(const std::string& pattern) const;
 
   nlohmann::json schema_;
-  mutable std::map<std::string, std::unique_ptr<std::regex>> regex_cache_;
 };
 
 /// Escapes one JSON pointer reference token ("~" and "/").

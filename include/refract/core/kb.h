@@ -245,12 +245,22 @@ class KnowledgeBase {
   std::map<std::string, nlohmann::json, std::less<>> raw_files_;
 };
 
+/// How LoadKnowledgeBase treats its input.
+struct KbLoadOptions {
+  /// Check every file against its schema. Only a KB validated at build time (the built-in one)
+  /// may skip this; references and ranges are still checked.
+  bool validate_schemas = true;
+  /// A digest computed at build time; empty computes it from the files.
+  std::string digest;
+};
+
 /// Validates and loads a knowledge base from its files.
 ///
 /// Fails with KbSchema (a file breaks its schema or is not JSON) or KbReference (an id does
 /// not resolve, a name belongs to two drugs, a range is inverted); the error names the first
 /// problem and how many there are in all. `origin` is reported in every output.
-[[nodiscard]] Result<KnowledgeBase> LoadKnowledgeBase(std::span<const KbFile> files, std::string origin);
+[[nodiscard]] Result<KnowledgeBase> LoadKnowledgeBase(std::span<const KbFile> files, std::string origin,
+                                                      const KbLoadOptions& options = {});
 
 /// Lists every problem LoadKnowledgeBase would find, for `refract kb check`.
 [[nodiscard]] std::vector<Error> CheckKnowledgeBase(std::span<const KbFile> files);

@@ -86,6 +86,84 @@ struct Diagnosis {
   std::string kind;
   std::string status;
   std::string name;
+  std::string code_system;
+  std::string code;
+};
+
+/// A medical condition (free name, optional code).
+struct Condition {
+  std::string name;  ///< Lower-case, white space folded.
+  std::string code_system;
+  std::string code;
+  std::string status;
+};
+
+/// One administration of a rating scale, as recorded (validated against the scale later).
+struct ScaleAdministration {
+  int input_index = 0;
+  std::string scale;  ///< As entered ("phq9", "PHQ-9", "scale.phq9").
+  Date date;
+  std::vector<std::optional<int>> items;  ///< Empty when only a total was recorded; nullopt = unanswered.
+  std::optional<double> total;
+  std::string rater;
+};
+
+/// A genotype result for one gene: a diplotype, an activity score or a phenotype.
+struct GenotypeEntry {
+  int input_index = 0;
+  std::string gene;
+  std::string diplotype;
+  std::optional<double> activity_score;
+  std::string phenotype;
+  std::string source;
+  std::optional<Date> date;
+};
+
+/// A non-psychiatric medication or supplement. `drug` is null when the KB does not know the name:
+/// adapters and rules must report it, never drop it.
+struct OtherMedication {
+  int input_index = 0;
+  std::string input_name;
+  const Drug* drug = nullptr;
+  std::optional<double> mg_per_day;
+  std::optional<Date> start;
+  std::optional<Date> end;
+  bool ongoing = false;
+  bool as_needed = false;
+  std::string kind;
+};
+
+/// A vital sign: blood pressure uses systolic/diastolic, the others value and unit.
+struct VitalSign {
+  std::string kind;
+  Date date;
+  std::optional<double> systolic;
+  std::optional<double> diastolic;
+  std::optional<double> value;
+  std::string unit;
+};
+
+/// A structured adverse drug reaction with optional Naranjo answers ("yes", "no", "unknown").
+struct AdverseReaction {
+  int input_index = 0;
+  std::string drug_name;
+  const Drug* drug = nullptr;
+  std::string reaction;
+  std::optional<Date> date;
+  std::string severity;
+  std::vector<std::pair<std::string, std::string>> naranjo;  ///< Question key and answer, in record order.
+};
+
+/// One day of the patient's own log.
+struct DailyEntry {
+  Date date;
+  std::optional<int> mood;
+  std::optional<double> sleep_hours;
+  std::optional<int> energy;
+  std::optional<int> functioning;
+  std::optional<int> anxiety;
+  std::optional<int> doses_missed;
+  std::string note;
 };
 
 /// The parts of a patient record the engine reads. The whole record stays in `raw`.
@@ -94,15 +172,31 @@ struct PatientRecord {
   std::optional<Date> birth_date;
   std::optional<int> age_years;
   std::string sex;
+  std::optional<bool> pregnant;
+  std::optional<bool> breastfeeding;
+  std::optional<bool> postpartum;
   std::optional<Date> episode_start;
   std::string episode_severity;
   std::optional<bool> psychotic_features;
   bool history_bipolar = false;
   bool history_mania_or_hypomania = false;
+  bool history_psychosis = false;
+  bool history_self_harm = false;
+  bool history_family_bipolar = false;
+  std::optional<int> history_suicide_attempts;
+  std::optional<Date> history_last_suicide_attempt;
+  std::string history_substance_use;
   std::vector<Diagnosis> diagnoses;
+  std::vector<Condition> conditions;
   std::vector<Course> courses;
   std::vector<Procedure> procedures;
   std::vector<LabResult> labs;
+  std::vector<ScaleAdministration> scales;
+  std::vector<GenotypeEntry> genotypes;
+  std::vector<OtherMedication> other_medications;
+  std::vector<VitalSign> vitals;
+  std::vector<AdverseReaction> adverse_reactions;
+  std::vector<DailyEntry> daily_log;
   nlohmann::json raw;
 };
 

@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: Apache-2.0
+// `refract assess`: assess patient records and write text, JSON or HTML reports.
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "commands.h"
+#include "refract/app/app.h"
+#include "refract/core/report.h"
+
+namespace refract::cli {
+namespace {
+
+struct AssessArgs {
+  std::vector<std::string> patients;
+  std::string as_of;
+  std::string format;
+  std::string criteria;
+  std::string kb_dir;
+  std::string out;
+  std::string out_dir;
+};
+
+std::string Extension(const std::string& format) { return format == "text" ? "txt" : format; }
+
+std::string Render(const refract::Assessment& assessment, const std::string& format, bool color) {
+  const auto& engine = refract::app::Engine();
+  if (format == "json") return refract::AssessmentToJson(assessment, engine).dump(2) + "\n";
+  if (format == "html") return refract::RenderHtml(assessment, engine);
+  return refract::RenderText(assessment, engine, color);
+}
+
+int RunAssess(const AssessArgs& args) {
+  refract::EvaluateOptions options;
+  options.as_of = refract::app::Today();
+  if (!args.as_of.empty()) {
+    const auto parsed = refract::ParseDate(args.as_of);
+    if (!parsed) return Report(Error{ErrorCode::InvalidInput, fmt::format("\"{}\" is not a valid date (expected YYYY-MM-DD)", args.as_of), "--as-of"});
+    options.as_of = *parsed;
+  }
+  options.criteria_id = args.criteria;
+  if (args.patients.size() > 1 && args.out_dir.empty()) {
+    return Report(Error{ErrorCode::InvalidInput, "several patient files need --out-dir (one report per patient)", "--out-dir"});
+  }
+  if (!args.out.empty() && !args.out_dir.empty()) return Report(Error{ErrorCode::InvalidInput, "give --out or --out-dir, not both", "--out"});
+  auto kb = refract::app::LoadKb(KbDir(args.kb_dir));
+  if (!kb) return Report(kb.error());
+  const bool to_terminal = args.out.empty() && args.out_dir.empty() && StdoutIsTerminal();
+  const std::string format = !args.format.empty() ? args.format : to_terminal ? "text" : "json";
+
+  // Assess everything first: a bad input anywhere stops the run before any file is written.
+  std::vector<std::pair<std::string, std::string>> outputs;
+  for (const std::string& patient : args.patients) {
+    auto assessment = refract::app::AssessFile(*kb, patient, options);
+    if (!assessment) return Report(assessment.error());
+    const std::string stem = std::filesystem::path(patient).stem().string();
+    outputs.emplace_back(stem, Render(*assessment, format, to_terminal));
+  }
+  if (!args.out_dir.empty()) {
+    // Two inputs with the same file name would overwrite each other's report: refuse first.
+    std::map<std::string, std::string> seen;
+    for (std::size_t input_idx = 0; input_idx < outputs.size(); ++input_idx) {
+      const auto [it, inserted] = seen.emplace(outputs[input_idx].first, args.patients[input_idx]);
+      if (!inserted) {
+        return Report(Error{ErrorCode::InvalidInput,
+                            fmt::format("{} and {} would both be written as {}.{}: rename one input or assess them separately",
+                                        it->second, args.patients[input_idx], it->first, Extension(format)),
+                            "--out-dir"});
+      }
+    }
+    std::error_code error;
+    std::filesystem::create_directories(args.out_dir, error);
+    if (error) return Report(Error{ErrorCode::Io, fmt::format("cannot create {}: {}", args.out_dir, error.message()), args.out_dir});
+    for (const auto& [stem, content] : outputs) {
+      const auto path = std::filesystem::path(args.out_dir) / (stem + "." + Extension(format));
+      auto written = refract::app::WriteFileAtomically(path, content);
+      if (!written) return Report(written.error());
+      std::cout << "wrote " << path.string() << "\n";
+    }
+    return 0;
+  }
+  if (!args.out.empty()) {
+    auto written = refract::app::WriteFileAtomically(args.out, outputs.front().second);
+    if (!written) return Report(written.error());
+    return 0;
+  }
+  std::cout << outputs.front().second;
+  return 0;
+}
+
+void AddAssess(CLI::App& app, std::vector<Handler>& handlers) {
+  static AssessArgs args;
+  auto* assess = app.add_subcommand("assess", "assess patient records (refract.patient/v1 JSON)");
+  assess->add_option("patients", args.patients, "patient record file(s)")->required();
+  assess->add_option("--as-of", args.as_of, "assessment date YYYY-MM-DD (default: today)");
+  assess->add_option("--format", args.format, "text, json or html (default: text on a terminal, json otherwise)")
+      ->check(CLI::IsMember({"text", "json", "html"}));
+  assess->add_option("--criteria", args.criteria, "criteria set: atrq (default), atrq_8w, atrq_strict25");
+  assess->add_option("--kb", args.kb_dir, "load the knowledge base from this directory instead of the built-in one");
+  assess->add_option("--out", args.out, "write the report to this file");
+  assess->add_option("--out-dir", args.out_dir, "write one report per patient into this directory");
+  handlers.push_back(Handler{assess, [] { return RunAssess(args); }});
+}
+
+const RegisterCommands kRegister{&AddAssess};
+
+}  // namespace
+}  // namespace refract::cli

@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: Apache-2.0
+// The HTML rendering of an assessment: one self-contained, print-friendly page, alerts first.
+#include "refract/core/report.h"
+
+#include "refract/core/text.h"
+#include "report_common.h"
+
+#include <fmt/format.h>
+
+namespace refract {
+
+using namespace report_detail;
+
+std::string RenderHtml(const Assessment& assessment, const EngineInfo& engine) {
+  std::string out;
+  out += "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n";
+  out += fmt::format("<title>refract assessment {}</title>\n", Escape(assessment.patient_id));
+  out += R"(<style>
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:72rem;color:#1b1b1b;line-height:1.4;padding:0 1rem}
+h1{font-size:1.5rem;margin-bottom:.2rem}h2{font-size:1.15rem;border-bottom:2px solid #ccc;padding-bottom:.2rem;margin-top:1.6rem}
+.meta{color:#555;font-size:.85rem}
+.alert{border-left:6px solid;padding:.5rem .8rem;margin:.4rem 0;border-radius:3px}
+.alert.critical{border-color:#b00020;background:#fde8eb}.alert.warning{border-color:#b36b00;background:#fff4e0}.alert.info{border-color:#1565c0;background:#e8f1fc}
+.status{font-size:1.2rem;font-weight:700;padding:.6rem .8rem;border-radius:4px;display:inline-block}
+.meets{background:#fde8eb;color:#8a0015}.does_not_meet{background:#e7f5ea;color:#1b5e20}.indeterminate{background:#fff4e0;color:#7a4a00}.not_applicable{background:#eceff1;color:#37474f}
+table{border-collapse:collapse;width:100%;font-size:.9rem;margin:.4rem 0}th,td{border:1px solid #ccc;padding:.3rem .45rem;text-align:left;vertical-align:top}
+th{background:#f3f3f3}.adequate{color:#1b5e20;font-weight:600}.inadequate{color:#8a0015;font-weight:600}
+ul{margin:.2rem 0 .2rem 1.1rem;padding:0}.small{font-size:.8rem;color:#555}.rule{font-family:ui-monospace,monospace;font-size:.78rem;color:#555}
+@media print{body{margin:0;max-width:none}.alert,.status{-webkit-print-color-adjust:exact;print-color-adjust:exact}h2{break-after:avoid}tr{break-inside:avoid}}
+</style></head><body>
+)";
+  out += fmt::format("<h1>TRD assessment: patient {}</h1>\n", Escape(assessment.patient_id));
+  out += fmt::format("<p class=\"meta\">As of {} &middot; engine {} {} &middot; KB {} <span class=\"rule\">{}</span> ({}) &middot; criteria {}</p>\n",
+                     FormatDate(assessment.as_of), Escape(engine.name), Escape(engine.version), Escape(assessment.kb_version),
+                     Escape(assessment.kb_digest), Escape(assessment.kb_origin), Escape(assessment.criteria->id));
+  out += "<section aria-labelledby=\"alerts\"><h2 id=\"alerts\">Alerts</h2>\n";
+  if (assessment.alerts.empty()) out += "<p>No alerts.</p>\n";
+  for (const Alert& alert : assessment.alerts) {
+    out += fmt::format("<div class=\"alert {}\" role=\"alert\"><strong>{}</strong>: {} <span class=\"rule\">[{}]</span></div>\n",
+                       AlertSeverityName(alert.severity), AlertSeverityName(alert.severity), Escape(alert.finding.message),
+                       Escape(alert.finding.rule));
+  }
+  out += "</section>\n";
+  const TrdAssessment& trd = assessment.trd;
+  out += "<section><h2>Treatment-resistant depression</h2>\n";
+  out += fmt::format("<p><span class=\"status {}\">{}</span> <span class=\"small\">{} failed adequate antidepressant trial(s) counted, "
+                     "{} required &middot; <span class=\"rule\">{}</span></span></p>\n<ul>",
+                     TrdStatusName(trd.status), TrdHeadline(trd), trd.failed_adequate_trials, trd.required, Escape(trd.rule));
+  for (const Finding& finding : trd.findings) out += fmt::format("<li>{}</li>", Escape(finding.message));
+  for (const Finding& finding : assessment.findings) out += fmt::format("<li>{}</li>", Escape(finding.message));
+  out += "</ul></section>\n";
+  out += fmt::format("<section><h2>Trials</h2><p class=\"small\">Criteria {}: {}</p>\n", Escape(assessment.criteria->id),
+                     Escape(assessment.criteria->description));
+  out += "<table><thead><tr><th>#</th><th>Drug</th><th>Role</th><th>Episode</th><th>Dates</th><th>Highest dose (min adequate)</th>"
+         "<th>Weeks at adequate dose (need)</th><th>Adherence</th><th>Adequacy</th><th>Outcome</th><th>Failed</th></tr></thead><tbody>\n";
+  for (const TrialAssessment& trial : assessment.trials) {
+    out += fmt::format(
+        "<tr><td>{}</td><td><strong>{}</strong>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} ({}) mg/day</td><td>{} ({})</td><td>{}</td>"
+        "<td class=\"{}\">{}</td><td>{}{}</td><td>{}</td></tr>\n",
+        trial.index, Escape(trial.drug->inn), trial.input_name == trial.drug->inn ? "" : "<br><span class=\"small\">entered as " + Escape(trial.input_name) + "</span>",
+        RoleText(trial), EpisodePlacementName(trial.episode), Escape(Dates(trial)),
+        trial.max_dose_mg_per_day ? FormatNumber(*trial.max_dose_mg_per_day) : "?",
+        trial.min_adequate_dose_mg_per_day ? FormatNumber(*trial.min_adequate_dose_mg_per_day) : "?", Escape(Weeks(trial)),
+        FormatNumber(trial.required_days / 7.0), AdherenceName(trial.adherence), AdequacyName(trial.adequacy), AdequacyName(trial.adequacy),
+        OutcomeName(trial.outcome), trial.improvement_percent ? fmt::format(" ({}%)", FormatNumber(*trial.improvement_percent)) : "",
+        Failed(trial.failed));
+    std::string reasons;
+    if (!trial.drug->dose_expressed_as.empty()) reasons += "<li>doses are " + Escape(trial.drug->dose_expressed_as) + "</li>";
+    for (const Finding& finding : trial.adequacy_reasons) reasons += fmt::format("<li>{} <span class=\"rule\">[{}]</span></li>", Escape(finding.message), Escape(finding.rule));
+    for (const Finding& finding : trial.findings) reasons += fmt::format("<li>{} <span class=\"rule\">[{}]</span></li>", Escape(finding.message), Escape(finding.rule));
+    if (!reasons.empty()) out += fmt::format("<tr><td></td><td colspan=\"10\"><ul>{}</ul></td></tr>\n", reasons);
+  }
+  out += "</tbody></table></section>\n";
+  if (!assessment.procedures.empty()) {
+    out += "<section><h2>Procedures</h2><table><thead><tr><th>#</th><th>Kind</th><th>Episode</th><th>Start</th><th>Sessions</th><th>Outcome</th><th>Failed</th></tr></thead><tbody>\n";
+    for (const ProcedureAssessment& procedure : assessment.procedures) {
+      out += fmt::format("<tr><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n", procedure.index,
+                         Escape(procedure.kind), procedure.laterality.empty() ? "" : " (" + Escape(procedure.laterality) + ")",
+                         EpisodePlacementName(procedure.episode), FormatDate(procedure.start),
+                         procedure.sessions ? std::to_string(*procedure.sessions) : "?", OutcomeName(procedure.outcome), Failed(procedure.failed));
+    }
+    out += "</tbody></table></section>\n";
+  }
+  out += "<section><h2>Staging</h2><table><thead><tr><th>Model</th><th>Result</th><th>How it was computed</th><th>Reading where the model is ambiguous</th></tr></thead><tbody>\n";
+  const auto row = [&](const std::string& title, const std::string& result, const StagingExplanation& explanation) {
+    std::string computation;
+    for (const std::string& line : explanation.computation) computation += "<li>" + Escape(line) + "</li>";
+    std::string ambiguities;
+    for (const std::string& line : explanation.ambiguities) ambiguities += "<li>" + Escape(line) + "</li>";
+    out += fmt::format("<tr><td>{}<br><span class=\"rule\">{}</span></td><td><strong>{}</strong></td><td><ul>{}</ul></td><td class=\"small\"><ul>{}</ul></td></tr>\n",
+                       Escape(title), Escape(explanation.rule), Escape(result), computation, ambiguities);
+  };
+  row("Thase & Rush", assessment.thase_rush.label, assessment.thase_rush.explanation);
+  row("European (Souery)", EuropeanLine(assessment.european), assessment.european.explanation);
+  row("Maudsley", MaudsleyLine(assessment.maudsley), assessment.maudsley.explanation);
+  row("MGH", FormatNumber(assessment.mgh.score), assessment.mgh.explanation);
+  out += "</tbody></table></section>\n<section><h2>Sources</h2><ul class=\"small\">";
+  for (const Source& source : assessment.cited_sources) {
+    out += fmt::format("<li><span class=\"rule\">{}</span>: {}{}</li>", Escape(source.id), Escape(source.citation),
+                       source.doi.empty() ? (source.url.empty() ? "" : " " + Escape(source.url)) : " doi:" + Escape(source.doi));
+  }
+  out += "</ul><p class=\"small\">Decision support only: every verdict names its rule; check it against the record before acting.</p></section>\n</body></html>\n";
+  return out;
+}
+
+}  // namespace refract
