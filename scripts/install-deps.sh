@@ -8,7 +8,13 @@ packages=(
   nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev libexpected-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-jsonschema
+  libhts-dev
+  chromium fonts-dejavu-core
 )
+# Node.js and npm build the web assets; a machine that already has them (any origin) keeps its own.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for package in "${packages[@]}"; do

@@ -18,6 +18,7 @@ std::string_view CountsAsName(CountsAs value) {
     case CountsAs::Antidepressant: return "antidepressant";
     case CountsAs::Augmentation: return "augmentation";
     case CountsAs::Interventional: return "interventional";
+    case CountsAs::Other: return "other";
   }
   return "antidepressant";
 }
@@ -189,9 +190,10 @@ class KbBuilder {
     if (path == "sources.json") kind = "sources";
     if (Directory(path) == "drugs") kind = "drug";
     if (Directory(path) == "classes") kind = "class";
-    if (Directory(path) == "rules") kind = Str(json, "kind");
+    // Any other directory holds entities that name their kind; modules read them by kind.
+    if (kind.empty() && !Directory(path).empty()) kind = Str(json, "kind");
     if (kind.empty()) {
-      AddError(ErrorCode::KbSchema, "file has no kind the KB knows (expected a file under drugs/, classes/ or rules/ with a \"kind\")",
+      AddError(ErrorCode::KbSchema, "file has no \"kind\" (every KB file outside drugs/ and classes/ names its kind)",
                "kb/" + path);
       return nullptr;
     }
@@ -222,6 +224,7 @@ class KbBuilder {
       return;
     }
     kb_.raw_files_.emplace(path, json);
+    if (const std::string file_kind = Str(json, "kind"); !file_kind.empty()) kb_.files_by_kind_[file_kind].push_back(path);
     if (path == "sources.json") {
       for (const auto& entry : json["sources"]) {
         Source source{Str(entry, "id"), Str(entry, "citation"), Int(entry, "year"), Str(entry, "url"), Str(entry, "doi")};
@@ -233,7 +236,8 @@ class KbBuilder {
       return;
     }
     const std::string id = Str(json, "id");
-    if (Directory(path) != "rules" && Stem(path) != id.substr(id.find('.') + 1)) {
+    const bool named_by_id = Directory(path) == "drugs" || Directory(path) == "classes";
+    if (named_by_id && Stem(path) != id.substr(id.find('.') + 1)) {
       AddError(ErrorCode::KbReference, fmt::format("id \"{}\" does not match the file name", id), location + "#/id");
     }
     if (!seen_ids_.insert(id).second) AddError(ErrorCode::KbReference, fmt::format("id \"{}\" is defined twice", id), location);
@@ -302,6 +306,7 @@ class KbBuilder {
     const std::string counts_as = Str(json, "counts_as");
     drug.counts_as = counts_as == "augmentation"     ? CountsAs::Augmentation
                      : counts_as == "interventional" ? CountsAs::Interventional
+                     : counts_as == "other"          ? CountsAs::Other
                                                      : CountsAs::Antidepressant;
     drug.markets = Strings(json, "markets");
     if (const auto adequacy = json.find("adequacy"); adequacy != json.end()) {
@@ -323,7 +328,7 @@ class KbBuilder {
                            FormatNumber(drug.adequacy->min_dose_mg_per_day), FormatNumber(*drug.max_dose_mg_per_day)),
                location + "#/adequacy/min_dose_mg_per_day");
     }
-    if (drug.counts_as != CountsAs::Interventional && !drug.adequacy) {
+    if ((drug.counts_as == CountsAs::Antidepressant || drug.counts_as == CountsAs::Augmentation) && !drug.adequacy) {
       AddError(ErrorCode::KbReference, "an antidepressant or augmenting agent needs an adequacy block", location);
     }
     drug.components = Strings(json, "components");
@@ -518,6 +523,14 @@ const Criteria* KnowledgeBase::FindCriteria(std::string_view id) const {
 const Source* KnowledgeBase::FindSource(std::string_view id) const {
   const auto found = std::lower_bound(sources_.begin(), sources_.end(), id, [](const Source& source, std::string_view key) { return source.id < key; });
   return found != sources_.end() && found->id == id ? &*found : nullptr;
+}
+
+std::vector<std::pair<std::string, const nlohmann::json*>> KnowledgeBase::FilesOfKind(std::string_view kind) const {
+  std::vector<std::pair<std::string, const nlohmann::json*>> out;
+  const auto found = files_by_kind_.find(kind);
+  if (found == files_by_kind_.end()) return out;
+  for (const std::string& path : found->second) out.emplace_back(path, &raw_files_.find(path)->second);
+  return out;
 }
 
 const nlohmann::json* KnowledgeBase::RawFile(std::string_view path) const {

@@ -23,7 +23,8 @@ struct KbFile {
 };
 
 /// How a course of a drug counts in the assessment.
-enum class CountsAs { Antidepressant, Augmentation, Interventional };
+/// `Other` is a non-psychiatric drug or supplement, catalogued for interaction rules.
+enum class CountsAs { Antidepressant, Augmentation, Interventional, Other };
 
 /// Antidepressant groups as Thase & Rush staging distinguishes them.
 enum class StagingGroup { Ssri, Snri, Tca, Maoi, Other, NotAntidepressant };
@@ -221,6 +222,9 @@ class KnowledgeBase {
   [[nodiscard]] const std::string& default_criteria() const { return default_criteria_; }
   /// Where the KB came from: "built-in" or the directory given with --kb.
   [[nodiscard]] const std::string& origin() const { return origin_; }
+  /// Every schema-valid file of a kind ("scale", "pgx_allele", ...), as (KB path, JSON), sorted by
+  /// path. Modules build their own indexes from these; the loader has already checked schema and ids.
+  [[nodiscard]] std::vector<std::pair<std::string, const nlohmann::json*>> FilesOfKind(std::string_view kind) const;
   /// The raw JSON of a file by KB path, for adapters that show KB entries; null when absent.
   [[nodiscard]] const nlohmann::json* RawFile(std::string_view path) const;
 
@@ -243,6 +247,7 @@ class KnowledgeBase {
   std::map<std::string, std::size_t, std::less<>> drug_by_name_;
   std::vector<std::string> drug_names_;
   std::map<std::string, nlohmann::json, std::less<>> raw_files_;
+  std::map<std::string, std::vector<std::string>, std::less<>> files_by_kind_;
 };
 
 /// How LoadKnowledgeBase treats its input.
