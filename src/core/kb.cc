@@ -215,7 +215,12 @@ class KbBuilder {
       for (const SchemaViolation& violation : violations) {
         AddError(ErrorCode::KbSchema, violation.message, "kb/" + path + "#" + violation.pointer);
       }
-      if (!violations.empty()) return;
+      if (!violations.empty()) {
+        // Keep the id known so that one broken file is reported once, not again by every
+        // reference to it.
+        if (const std::string id = Str(json, "id"); !id.empty()) seen_ids_.insert(id);
+        return;
+      }
     }
     const std::string location = "kb/" + path;
     if (path == "manifest.json") {

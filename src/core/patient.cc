@@ -156,6 +156,11 @@ Result<PatientRecord> PatientParser::Parse(const KnowledgeBase& kb, const nlohma
     const std::string where = fmt::format("/medications/{}", course_idx);
     auto drug = kb.ResolveDrug(Str(entry, "drug"));
     if (!drug) return Fail(ErrorCode::InvalidInput, drug.error().message, at(where + "/drug"));
+    if ((*drug)->counts_as == CountsAs::Other) {
+      return Fail(ErrorCode::InvalidInput,
+                  fmt::format("{} is not an antidepressant or augmenting agent: list it under other_medications", (*drug)->inn),
+                  at(where + "/drug"));
+    }
     const Date start = *OptDate(entry, "start");
     const std::optional<Date> end = OptDate(entry, "end");
     if (end && *end < start) {

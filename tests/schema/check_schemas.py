@@ -350,7 +350,7 @@ def main():
                 kind = "drug"
             elif inside.startswith("classes/"):
                 kind = "class"
-            elif inside.startswith("rules/"):
+            elif "/" in inside:  # any other subdirectory names its kind, as the KB loader reads it
                 kind = document.get("kind") if isinstance(document, dict) else None
             else:
                 kind = None
