@@ -3,6 +3,7 @@
 
 JOBS ?= $(shell nproc)
 DEMO_AS_OF ?= 2026-11-22
+DEMO_PORT ?= 8080
 
 deps:
 	./scripts/install-deps.sh
@@ -11,14 +12,15 @@ build: deps
 	cmake --preset release >/dev/null
 	cmake --build --preset release -j $(JOBS)
 
-# Assess the bundled example patients: one text, JSON and HTML report each in build/demo/,
-# and the first one printed here.
+# Assess the bundled example patients (one text, JSON and HTML report each in build/demo/), then
+# start the clinic server on build/demo/clinic.db seeded with them: it prints the URL and one-time
+# demo logins (generated at start; no password is shipped). Ctrl-C stops it.
 demo: build
 	./build/release/refract assess examples/*.json --as-of $(DEMO_AS_OF) --format text --out-dir build/demo
 	./build/release/refract assess examples/*.json --as-of $(DEMO_AS_OF) --format json --out-dir build/demo
 	./build/release/refract assess examples/*.json --as-of $(DEMO_AS_OF) --format html --out-dir build/demo
 	@echo
-	./build/release/refract assess examples/escitalopram-faded.json --as-of $(DEMO_AS_OF) --format text
+	./build/release/refract serve --db sqlite:build/demo/clinic.db --demo --as-of $(DEMO_AS_OF) --listen 127.0.0.1:$(DEMO_PORT)
 
 # The whole suite: layering check, warnings-as-errors Release build and tests, then the
 # same tests under AddressSanitizer + UndefinedBehaviorSanitizer.

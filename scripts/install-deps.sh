@@ -7,9 +7,11 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git
   nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev libexpected-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-jsonschema
+  python3 python3-jsonschema python3-yaml
   libhts-dev
   chromium fonts-dejavu-core
+  libsqlite3-dev sqlite3 libpqxx-dev postgresql pybind11-dev python3-dev python3-dask python3-distributed python3-pandas python3-psycopg2 hyperfine
+  libcpp-httplib-dev libsqlitecpp-dev libargon2-dev libssl-dev wrk curl openssl
 )
 # Node.js and npm build the web assets; a machine that already has them (any origin) keeps its own.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

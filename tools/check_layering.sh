@@ -22,5 +22,12 @@ for file in src/app/*.cc include/refract/app/*.h; do
   grep -HE '^#include "refract/(cli|server)/' "$file" && fail "$file (app) includes an outer adapter"
 done
 
+for file in src/store/*.cc src/store/*.h include/refract/store/*.h; do
+  grep -HE '^#include "refract/(app|cli|server)/' "$file" && fail "$file (store) includes app or an outer adapter"
+done
+for file in src/server/*.cc src/server/*.h include/refract/server/*.h; do
+  grep -HE '^#include "refract/cli/' "$file" && fail "$file (server) includes the command line"
+done
+
 [ $status -eq 0 ] && echo "layering: ok"
 exit $status

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // `refract assess`: assess patient records and write text, JSON or HTML reports.
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -9,10 +10,14 @@
 #include <fmt/format.h>
 
 #include "commands.h"
+#include "refract/core/mbc.h"
 #include "refract/app/app.h"
+#include "refract/app/web_assets.h"
 #include "refract/core/report.h"
 
 namespace refract::cli {
+// `--fhir`: imports a FHIR R4 Bundle, then assesses it (defined in cmd_fhir.cc).
+Result<Assessment> AssessFhirBundleFile(const KnowledgeBase& kb, const std::filesystem::path& path, const EvaluateOptions& options);
 namespace {
 
 struct AssessArgs {
@@ -23,6 +28,8 @@ struct AssessArgs {
   std::string kb_dir;
   std::string out;
   std::string out_dir;
+  std::string locale;
+  bool fhir = false;
 };
 
 std::string Extension(const std::string& format) { return format == "text" ? "txt" : format; }
@@ -30,7 +37,7 @@ std::string Extension(const std::string& format) { return format == "text" ? "tx
 std::string Render(const refract::Assessment& assessment, const std::string& format, bool color) {
   const auto& engine = refract::app::Engine();
   if (format == "json") return refract::AssessmentToJson(assessment, engine).dump(2) + "\n";
-  if (format == "html") return refract::RenderHtml(assessment, engine);
+  if (format == "html") return refract::RenderHtml(assessment, engine, refract::embedded::ChartScripts());
   return refract::RenderText(assessment, engine, color);
 }
 
@@ -49,13 +56,26 @@ int RunAssess(const AssessArgs& args) {
   if (!args.out.empty() && !args.out_dir.empty()) return Report(Error{ErrorCode::InvalidInput, "give --out or --out-dir, not both", "--out"});
   auto kb = refract::app::LoadKb(KbDir(args.kb_dir));
   if (!kb) return Report(kb.error());
+  if (!args.locale.empty()) {
+    // The crisis line shown with a suicide-risk alert comes from the KB: only a locale it lists is accepted.
+    const refract::MbcRules rules = refract::ReadMbcRules(*kb);
+    std::vector<std::string> known;
+    if (rules.crisis_lines) {
+      for (const auto& line : rules.crisis_lines->lines) known.push_back(line.locale);
+    }
+    if (std::find(known.begin(), known.end(), args.locale) == known.end()) {
+      return Report(Error{ErrorCode::InvalidInput,
+                          fmt::format("no crisis line for locale \"{}\" in the KB (known: {})", args.locale, fmt::join(known, ", ")), "--locale"});
+    }
+    options.locale = args.locale;
+  }
   const bool to_terminal = args.out.empty() && args.out_dir.empty() && StdoutIsTerminal();
   const std::string format = !args.format.empty() ? args.format : to_terminal ? "text" : "json";
 
   // Assess everything first: a bad input anywhere stops the run before any file is written.
   std::vector<std::pair<std::string, std::string>> outputs;
   for (const std::string& patient : args.patients) {
-    auto assessment = refract::app::AssessFile(*kb, patient, options);
+    auto assessment = args.fhir ? AssessFhirBundleFile(*kb, patient, options) : refract::app::AssessFile(*kb, patient, options);
     if (!assessment) return Report(assessment.error());
     const std::string stem = std::filesystem::path(patient).stem().string();
     outputs.emplace_back(stem, Render(*assessment, format, to_terminal));
@@ -100,9 +120,11 @@ void AddAssess(CLI::App& app, std::vector<Handler>& handlers) {
   assess->add_option("--format", args.format, "text, json or html (default: text on a terminal, json otherwise)")
       ->check(CLI::IsMember({"text", "json", "html"}));
   assess->add_option("--criteria", args.criteria, "criteria set: atrq (default), atrq_8w, atrq_strict25");
+  assess->add_option("--locale", args.locale, "country whose crisis line goes with a suicide-risk alert (US default, CA; see kb/rules/mbc.crisis_lines.json)");
   assess->add_option("--kb", args.kb_dir, "load the knowledge base from this directory instead of the built-in one");
   assess->add_option("--out", args.out, "write the report to this file");
   assess->add_option("--out-dir", args.out_dir, "write one report per patient into this directory");
+  assess->add_flag("--fhir", args.fhir, "the inputs are FHIR R4 Bundles: import each, then assess it");
   handlers.push_back(Handler{assess, [] { return RunAssess(args); }});
 }
 

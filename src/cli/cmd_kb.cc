@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "refract/app/app.h"
 #include "refract/app/embedded.h"
+#include "refract/core/kb_modules.h"
 
 namespace refract::cli {
 namespace {
@@ -34,6 +35,12 @@ int RunKbCheck(const std::string& kb_dir) {
   }
   auto kb = LoadKnowledgeBase(files, origin);
   if (!kb) return Report(kb.error());
+  const auto module_problems = CheckKnowledgeModules(*kb);
+  for (const Error& problem : module_problems) std::cerr << problem.location << ": " << problem.message << "\n";
+  if (!module_problems.empty()) {
+    std::cerr << fmt::format("refract: kb check: {} problem{} in {}\n", module_problems.size(), module_problems.size() == 1 ? "" : "s", origin);
+    return kExitDataError;
+  }
   std::cout << fmt::format("kb check: ok: {} files, {} drugs, {} criteria sets, {} sources; kb_version {} {} ({})\n", files.size(),
                            kb->drugs().size(), kb->criteria().size(), kb->sources().size(), kb->version(), kb->digest(), origin);
   return 0;

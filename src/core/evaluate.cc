@@ -2,10 +2,14 @@
 // Trial adequacy, outcomes, TRD status: the rules of docs/assessment.md sections 1-5.
 #include "refract/core/assessment.h"
 
+#include "refract/core/interactions.h"
+#include "refract/core/mbc.h"
+#include "refract/core/pgx.h"
 #include "refract/core/staging.h"
 #include "refract/core/text.h"
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 #include <fmt/format.h>
@@ -110,10 +114,17 @@ std::string FailureTestText(const Criteria& criteria) {
 
 class Evaluator {
  public:
-  Evaluator(const KnowledgeBase& kb, const PatientRecord& patient, const Criteria& criteria, Date as_of)
-      : kb_(kb), patient_(patient), criteria_(criteria), as_of_(as_of) {}
+  Evaluator(const KnowledgeBase& kb, const PatientRecord& patient, const Criteria& criteria, Date as_of, std::string locale,
+            bool regimen_and_genotypes)
+      : kb_(kb),
+        patient_(patient),
+        criteria_(criteria),
+        as_of_(as_of),
+        locale_(std::move(locale)),
+        regimen_and_genotypes_(regimen_and_genotypes),
+        mbc_(PrepareMeasurement(kb, patient)) {}
 
-  Assessment Run() {
+  Result<Assessment> Run() {
     Assessment out;
     out.patient_id = patient_.id;
     out.as_of = as_of_;
@@ -145,12 +156,60 @@ class Evaluator {
     out.european = StageEuropean(kb_.european(), out.trd, out.trials, as_of_);
     out.maudsley = StageMaudsley(kb_.maudsley(), patient_, out.trd, out.trials, out.procedures, as_of_);
     out.mgh = StageMgh(kb_.mgh(), out.trials, out.procedures, as_of_);
+    CompleteMeasurement(mbc_, patient_, criteria_, as_of_, out);
+    out.measurement.locale = !locale_.empty() ? locale_ : mbc_.default_locale;
+    out.measurement.trials = std::move(trial_measurements_);
+    if (regimen_and_genotypes_) {
+      if (auto checked = CheckSafetyAndGenotypes(out); !checked) return tl::unexpected<Error>(checked.error());
+    }
     out.alerts = CollectAlerts(out);
+    if (out.interactions) {
+      for (Alert& alert : InteractionAlerts(*out.interactions)) out.alerts.push_back(std::move(alert));
+    }
+    // Suicide-risk alerts lead every output: they go first, whatever any other rule raised.
+    std::vector<Alert> measurement_alerts = MeasurementAlerts(mbc_, out, locale_, patient_.episode_start);
+    std::vector<Alert> suicide;
+    for (Alert& alert : measurement_alerts) {
+      if (alert.finding.code == "suicide_risk") {
+        suicide.push_back(std::move(alert));
+      } else {
+        out.alerts.push_back(std::move(alert));
+      }
+    }
+    std::stable_sort(out.alerts.begin(), out.alerts.end(), [](const Alert& left, const Alert& right) { return left.severity < right.severity; });
+    out.alerts.insert(out.alerts.begin(), suicide.begin(), suicide.end());
     out.cited_sources = CitedSources(out);
     return out;
   }
 
  private:
+  /// The regimen check (interactions, washouts, dose caps) over every drug in the record, and the
+  /// pharmacogenomic assessment with the regimen's current CYP inhibitors as phenoconverters. Each is
+  /// skipped (left null) when the KB has no tables for it; a KB whose tables do not load is an error.
+  Result<void> CheckSafetyAndGenotypes(Assessment& out) {
+    std::vector<PhenoconversionInput> inhibitors;
+    if (!kb_.FilesOfKind("ddi_pk_matrix").empty()) {
+      const auto& knowledge = kb_.Derived<Result<InteractionKnowledge>>(&LoadInteractionKnowledge);
+      if (!knowledge) return tl::unexpected<Error>(knowledge.error());
+      const Regimen regimen = RegimenFromPatient(kb_, patient_, as_of_);
+      out.interactions = std::make_shared<const InteractionReport>(CheckRegimen(*knowledge, regimen, as_of_));
+      for (const EnzymeInhibition& inhibition : InhibitionsInRegimen(*knowledge, regimen, as_of_)) {
+        const InhibitorStrength strength = inhibition.strength == PerpetratorStrength::Strong     ? InhibitorStrength::Strong
+                                           : inhibition.strength == PerpetratorStrength::Moderate ? InhibitorStrength::Moderate
+                                                                                                  : InhibitorStrength::Weak;
+        inhibitors.push_back(PhenoconversionInput{inhibition.drug_id, inhibition.enzyme, strength, inhibition.sources});
+      }
+    }
+    if (!kb_.FilesOfKind("pgx_gene").empty()) {
+      const auto& knowledge = kb_.Derived<Result<PgxKnowledge>>(&LoadPgxKnowledge);
+      if (!knowledge) return tl::unexpected<Error>(knowledge.error());
+      auto report = AssessPgx(*knowledge, kb_, patient_.genotypes, inhibitors, out.trials);
+      if (!report) return tl::unexpected<Error>(report.error());
+      out.pgx = std::make_shared<const PgxReport>(std::move(*report));
+    }
+    return {};
+  }
+
   TrialAssessment AssessTrial(const Course& course, int index) {
     TrialAssessment trial;
     const Drug& drug = *course.drug;
@@ -168,6 +227,7 @@ class Evaluator {
     trial.adherence = course.adherence;
     trial.adherence_percent = course.adherence_percent;
     trial.dose_optimized = course.dose_optimized;
+    trial.doses = course.doses;
     trial.duration_optimized = course.duration_optimized;
     trial.rules = {criteria_.id, kb_.outcome_bands().id, drug.id};
     trial.sources = Concat(criteria_.sources, kb_.outcome_bands().sources);
@@ -390,12 +450,44 @@ class Evaluator {
     trial.adequacy_reasons.insert(trial.adequacy_reasons.end(), inadequate.begin(), inadequate.end());
     trial.adequacy_reasons.insert(trial.adequacy_reasons.end(), indeterminate.begin(), indeterminate.end());
 
-    // Outcome and failure.
+    // Outcome and failure. Scale totals decide before a rated improvement; a clinician's explicit
+    // outcome still wins, and a disagreeing trajectory is reported beside it.
     DecideOutcome(kb_.outcome_bands(), course.outcome, course.improvement, course.stop_reason, trial.outcome, trial.outcome_basis);
     if (course.improvement) {
       trial.improvement_percent = course.improvement->percent;
       trial.rated_by = course.improvement->rated_by;
     }
+    TrialMeasurement measured = MeasureTrial(mbc_, index, trial.window_start, last_day, as_of_);
+    const ScaleTrajectory* decided = nullptr;
+    for (const ScaleTrajectory& trajectory : measured.trajectories) {
+      if (trajectory.scale_id == measured.decided_by) decided = &trajectory;
+    }
+    if (decided != nullptr && trial.outcome_basis == "clinician_judgement") {
+      if (*decided->outcome != trial.outcome) {
+        trial.findings.push_back(Finding{"scale_disagrees",
+                                         fmt::format("the recorded outcome is {}, but {} totals show {} ({}% improvement): the recorded judgement is used",
+                                                     OutcomeName(trial.outcome), decided->short_name, OutcomeName(*decided->outcome),
+                                                     FormatNumber(std::round(*decided->percent_change * 10) / 10)),
+                                         kb_.outcome_bands().id, kb_.outcome_bands().sources});
+      }
+    } else if (decided != nullptr) {
+      const std::optional<double> rated = trial.improvement_percent;
+      trial.outcome = *decided->outcome;
+      trial.outcome_basis = "scale_trajectory";
+      trial.outcome_scale = decided->scale_id;
+      trial.improvement_percent = std::round(*decided->percent_change * 10) / 10;
+      const auto scale = mbc_.scales.find(decided->scale_id);
+      trial.rated_by = scale != mbc_.scales.end() && scale->second.rater == "clinician" ? "clinician" : "patient";
+      std::string message = fmt::format("outcome from {} totals: {} on {} to {} on {}, {}% improvement: {}", decided->short_name,
+                                        FormatNumber(decided->baseline->total), FormatDate(decided->baseline->date), FormatNumber(decided->latest->total),
+                                        FormatDate(decided->latest->date), FormatNumber(*trial.improvement_percent), OutcomeName(trial.outcome));
+      if (rated) message += fmt::format("; the rated improvement of {}% is not used", FormatNumber(*rated));
+      trial.findings.push_back(Finding{"outcome_from_scale", message, mbc_.rules.outcomes->id,
+                                       Concat(mbc_.rules.outcomes->sources, decided->remission ? scale->second.remission_sources : std::vector<std::string>{})});
+      trial.rules.push_back(mbc_.rules.outcomes->id);
+      trial.sources = Concat(trial.sources, mbc_.rules.outcomes->sources);
+    }
+    if (!measured.trajectories.empty()) trial_measurements_.push_back(std::move(measured));
     const bool percent_decides = trial.outcome_basis == "improvement" ||
                                  (trial.improvement_percent && trial.outcome != Outcome::Remission && trial.outcome != Outcome::Intolerance);
     const std::optional<double> percent = percent_decides ? trial.improvement_percent : std::nullopt;
@@ -597,6 +689,20 @@ class Evaluator {
     add(assessment.trd.sources);
     add_findings(assessment.trd.findings);
     add_findings(assessment.findings);
+    const MeasurementAssessment& measurement = assessment.measurement;
+    for (const ScaleResult& result : measurement.administrations) add_findings(result.findings);
+    for (const TrialMeasurement& trial : measurement.trials) {
+      for (const ScaleTrajectory& trajectory : trial.trajectories) add_findings(trajectory.findings);
+    }
+    for (const ScaleTrajectory& trajectory : measurement.episode) add_findings(trajectory.findings);
+    for (const EpisodeEvent& event : measurement.events) add(event.finding.sources);
+    for (const TachyphylaxisResult& found : measurement.tachyphylaxis) add(found.finding.sources);
+    if (measurement.daily_log) add_findings(measurement.daily_log->findings);
+    add_findings(measurement.findings);
+    if (assessment.interactions) {
+      for (const InteractionFinding& finding : assessment.interactions->findings) add(finding.sources);
+    }
+    if (assessment.pgx) add(assessment.pgx->sources);
     for (const StagingExplanation* explanation : {&assessment.thase_rush.explanation, &assessment.european.explanation,
                                                   &assessment.maudsley.explanation, &assessment.mgh.explanation}) {
       add(explanation->sources);
@@ -641,6 +747,10 @@ class Evaluator {
   const PatientRecord& patient_;
   const Criteria& criteria_;
   Date as_of_;
+  std::string locale_;
+  bool regimen_and_genotypes_ = true;
+  MbcContext mbc_;
+  std::vector<TrialMeasurement> trial_measurements_;
 };
 
 }  // namespace
@@ -656,7 +766,7 @@ Result<Assessment> Evaluate(const KnowledgeBase& kb, const PatientRecord& patien
     std::string message = fmt::format("unknown criteria \"{}\" (known: {})", criteria_id, fmt::join(ids, ", "));
     return Fail(ErrorCode::InvalidInput, message, "--criteria");
   }
-  return Evaluator(kb, patient, *criteria, options.as_of).Run();
+  return Evaluator(kb, patient, *criteria, options.as_of, options.locale, options.regimen_and_genotypes).Run();
 }
 
 }  // namespace refract

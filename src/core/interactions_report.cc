@@ -91,6 +91,18 @@ std::vector<Alert> InteractionAlerts(const InteractionReport& report) {
 }
 
 nlohmann::json InteractionsToJson(const InteractionKnowledge& knowledge, const InteractionReport& report) {
+  nlohmann::json out = InteractionReportJson(report);
+  nlohmann::json scale = nlohmann::json::array();
+  for (const SeverityLevel& level : knowledge.severity_scale()) {
+    nlohmann::json maps = nlohmann::json::object();
+    for (const auto& [vendor, grade] : level.maps_to) maps[vendor] = grade;
+    scale.push_back(nlohmann::json{{"level", InteractionSeverityName(level.severity)}, {"meaning", level.meaning}, {"alert", level.alert}, {"maps_to", std::move(maps)}});
+  }
+  out["severity_scale"] = nlohmann::json{{"rule", knowledge.severity_scale_id()}, {"levels", std::move(scale)}};
+  return out;
+}
+
+nlohmann::json InteractionReportJson(const InteractionReport& report) {
   nlohmann::json findings = nlohmann::json::array();
   for (const InteractionFinding& finding : report.findings) {
     nlohmann::json drugs = nlohmann::json::array();
@@ -117,18 +129,11 @@ nlohmann::json InteractionsToJson(const InteractionKnowledge& knowledge, const I
   for (const UnresolvedDrug& drug : report.unresolved) {
     unresolved.push_back(nlohmann::json{{"input_name", drug.input_name}, {"origin", drug.origin}, {"message", drug.message}});
   }
-  nlohmann::json scale = nlohmann::json::array();
-  for (const SeverityLevel& level : knowledge.severity_scale()) {
-    nlohmann::json maps = nlohmann::json::object();
-    for (const auto& [vendor, grade] : level.maps_to) maps[vendor] = grade;
-    scale.push_back(nlohmann::json{{"level", InteractionSeverityName(level.severity)}, {"meaning", level.meaning}, {"alert", level.alert}, {"maps_to", std::move(maps)}});
-  }
   return nlohmann::json{{"as_of", FormatDate(report.as_of)},
                         {"checked", std::move(checked)},
                         {"interactions", std::move(findings)},
                         {"unresolved", std::move(unresolved)},
-                        {"notes", report.notes},
-                        {"severity_scale", nlohmann::json{{"rule", knowledge.severity_scale_id()}, {"levels", std::move(scale)}}}};
+                        {"notes", report.notes}};
 }
 
 std::string RenderInteractionsText(const InteractionReport& report) {

@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "refract/core/scales.h"
 #include "refract/core/text.h"
 
 #include <fmt/format.h>
@@ -262,6 +263,7 @@ Result<PatientRecord> PatientParser::Parse(const KnowledgeBase& kb, const nlohma
     }
     patient.scales.push_back(std::move(administration));
   }
+  if (auto checked = ValidateScaleAdministrations(kb, patient.scales, label); !checked) return tl::unexpected(checked.error());
   const auto genotypes = record.value("genotypes", nlohmann::json::array());
   for (std::size_t genotype_idx = 0; genotype_idx < genotypes.size(); ++genotype_idx) {
     const auto& entry = genotypes[genotype_idx];

@@ -2,6 +2,7 @@
 // The HTML rendering of an assessment: one self-contained, print-friendly page, alerts first.
 #include "refract/core/report.h"
 
+#include "refract/core/chart.h"
 #include "refract/core/text.h"
 #include "report_common.h"
 
@@ -11,7 +12,28 @@ namespace refract {
 
 using namespace report_detail;
 
-std::string RenderHtml(const Assessment& assessment, const EngineInfo& engine) {
+namespace {
+
+// JSON inside a <script> element must never look like markup: every "<" is written as the JSON
+// escape \u003c (the same JSON value), so patient text cannot close the element or open another.
+std::string ScriptSafe(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char character : text) {
+    if (character == '<') {
+      out += "\\u003c";
+    } else {
+      out.push_back(character);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string RenderHtml(const Assessment& assessment, const EngineInfo& engine) { return RenderHtml(assessment, engine, HtmlChartScripts{}); }
+
+std::string RenderHtml(const Assessment& assessment, const EngineInfo& engine, const HtmlChartScripts& scripts) {
   std::string out;
   out += "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n";
   out += fmt::format("<title>refract assessment {}</title>\n", Escape(assessment.patient_id));
@@ -26,7 +48,9 @@ h1{font-size:1.5rem;margin-bottom:.2rem}h2{font-size:1.15rem;border-bottom:2px s
 table{border-collapse:collapse;width:100%;font-size:.9rem;margin:.4rem 0}th,td{border:1px solid #ccc;padding:.3rem .45rem;text-align:left;vertical-align:top}
 th{background:#f3f3f3}.adequate{color:#1b5e20;font-weight:600}.inadequate{color:#8a0015;font-weight:600}
 ul{margin:.2rem 0 .2rem 1.1rem;padding:0}.small{font-size:.8rem;color:#555}.rule{font-family:ui-monospace,monospace;font-size:.78rem;color:#555}
-@media print{body{margin:0;max-width:none}.alert,.status{-webkit-print-color-adjust:exact;print-color-adjust:exact}h2{break-after:avoid}tr{break-inside:avoid}}
+.alert.critical{font-size:1.05rem}.chart{overflow-x:auto;margin:.4rem 0}.chart svg{max-width:100%;height:auto}
+h3{font-size:1rem;margin:.9rem 0 .2rem}.present{color:#8a0015;font-weight:600}
+@media print{body{margin:0;max-width:none}.alert,.status,.chart{-webkit-print-color-adjust:exact;print-color-adjust:exact}h2,h3{break-after:avoid}tr,.alert,.chart{break-inside:avoid}.chart{overflow:visible}}
 </style></head><body>
 )";
   out += fmt::format("<h1>TRD assessment: patient {}</h1>\n", Escape(assessment.patient_id));
@@ -94,12 +118,69 @@ ul{margin:.2rem 0 .2rem 1.1rem;padding:0}.small{font-size:.8rem;color:#555}.rule
   row("European (Souery)", EuropeanLine(assessment.european), assessment.european.explanation);
   row("Maudsley", MaudsleyLine(assessment.maudsley), assessment.maudsley.explanation);
   row("MGH", FormatNumber(assessment.mgh.score), assessment.mgh.explanation);
-  out += "</tbody></table></section>\n<section><h2>Sources</h2><ul class=\"small\">";
+  out += "</tbody></table></section>\n";
+  // Timeline chart: the core's Vega-Lite spec drawn by the inlined libraries (no network needed).
+  out += "<section aria-labelledby=\"timeline\"><h2 id=\"timeline\">Timeline</h2>\n";
+  if (scripts.libraries.empty()) {
+    out += "<p class=\"small\">The timeline chart is not included in this rendering (no chart libraries were built in).</p>\n";
+  } else {
+    out += "<p class=\"small\">Scale totals over time with severity bands, the remission threshold (green dashes) and each trial's response threshold "
+           "(blue dots), above the treatments: dose steps, augmentation and procedures.</p>\n<div id=\"timeline-chart\" class=\"chart\"></div>\n";
+  }
+  out += "</section>\n";
+  for (const auto& [heading, section] : {std::pair{"Regimen safety", RegimenGroups(assessment)}, std::pair{"Pharmacogenomics", PgxGroups(assessment)}}) {
+    if (section.empty()) continue;
+    out += fmt::format("<section><h2>{}</h2>\n", heading);
+    for (const MeasurementGroup& group : section) {
+      const bool severe = group.title.rfind("contraindicated", 0) == 0 || group.title.rfind("major", 0) == 0;
+      out += fmt::format("<h3{}>{}</h3><ul>", severe ? " class=\"present\"" : "", Escape(group.title));
+      for (const std::string& line : group.lines) out += fmt::format("<li>{}</li>", Escape(line));
+      out += "</ul>\n";
+    }
+    out += "</section>\n";
+  }
+  const auto groups = MeasurementGroups(assessment);
+  if (!groups.empty()) {
+    out += "<section><h2>Measurement-based care</h2>\n";
+    for (const MeasurementGroup& group : groups) {
+      out += fmt::format("<h3>{}</h3><ul>", Escape(group.title));
+      for (const std::string& line : group.lines) {
+        const bool present = line.find(": PRESENT") != std::string::npos;
+        out += fmt::format("<li{}>{}</li>", present ? " class=\"present\"" : "", Escape(line));
+      }
+      out += "</ul>\n";
+    }
+    out += "</section>\n";
+  }
+  out += "<section><h2>Sources</h2><ul class=\"small\">";
   for (const Source& source : assessment.cited_sources) {
     out += fmt::format("<li><span class=\"rule\">{}</span>: {}{}</li>", Escape(source.id), Escape(source.citation),
                        source.doi.empty() ? (source.url.empty() ? "" : " " + Escape(source.url)) : " doi:" + Escape(source.doi));
   }
-  out += "</ul><p class=\"small\">Decision support only: every verdict names its rule; check it against the record before acting.</p></section>\n</body></html>\n";
+  out += "</ul><p class=\"small\">Decision support only: every verdict names its rule; check it against the record before acting.</p></section>\n";
+  if (!scripts.libraries.empty()) {
+    for (const std::string_view library : scripts.libraries) {
+      out += "<script>";
+      out += library;
+      out += "</script>\n";
+    }
+    out += "<script type=\"application/json\" id=\"timeline-spec\">" + ScriptSafe(TimelineChartSpec(assessment).dump()) + "</script>\n";
+    out += R"(<script>
+(function () {
+  var target = document.getElementById('timeline-chart');
+  try {
+    var spec = JSON.parse(document.getElementById('timeline-spec').textContent);
+    vegaEmbed(target, spec, {renderer: 'svg', actions: false}).catch(function (error) {
+      target.textContent = 'The timeline chart could not be drawn: ' + error.message;
+    });
+  } catch (error) {
+    target.textContent = 'The timeline chart could not be drawn: ' + error.message;
+  }
+})();
+</script>
+)";
+  }
+  out += "</body></html>\n";
   return out;
 }
 

@@ -2,7 +2,11 @@
 // The refract.assessment/v1 JSON form.
 #include "refract/core/report.h"
 
+#include "refract/core/interactions.h"
+#include "refract/core/pgx.h"
 #include "refract/core/staging.h"
+
+#include <cmath>
 
 namespace refract {
 namespace {
@@ -65,7 +69,10 @@ json TrialJson(const TrialAssessment& trial) {
       {"adequacy_reasons", Findings(trial.adequacy_reasons)},
       {"outcome", OutcomeName(trial.outcome)},
       {"outcome_basis",
-       json{{"kind", trial.outcome_basis}, {"percent", Optional(trial.improvement_percent)}, {"rated_by", TextOrNull(trial.rated_by)}}},
+       json{{"kind", trial.outcome_basis},
+            {"percent", Optional(trial.improvement_percent)},
+            {"rated_by", TextOrNull(trial.rated_by)},
+            {"scale", TextOrNull(trial.outcome_scale)}}},
       {"failed", Optional(trial.failed)},
       {"dose_optimized", trial.dose_optimized},
       {"duration_optimized", trial.duration_optimized},
@@ -101,6 +108,126 @@ json CitedSources(const std::vector<Source>& sources) {
     out.push_back(std::move(entry));
   }
   return out;
+}
+
+// Scale totals are whole numbers except for an unusual recorded total: print them as integers then.
+json Score(double value) {
+  if (value == std::floor(value) && std::abs(value) < 1e9) return json(static_cast<long long>(value));
+  return json(value);
+}
+
+json Score(const std::optional<double>& value) { return value ? Score(*value) : json(nullptr); }
+
+json PointJson(const std::optional<ScorePoint>& point) {
+  if (!point) return nullptr;
+  return json{{"date", FormatDate(point->date)}, {"total", Score(point->total)}, {"input_index", point->input_index}};
+}
+
+json TrajectoryJson(const ScaleTrajectory& trajectory) {
+  json points = json::array();
+  for (const ScorePoint& point : trajectory.points) points.push_back(PointJson(point));
+  return json{{"scale", trajectory.scale_id},
+              {"short_name", trajectory.short_name},
+              {"status", trajectory.status},
+              {"baseline_basis", trajectory.baseline ? json(trajectory.baseline_basis) : json(nullptr)},
+              {"baseline", PointJson(trajectory.baseline)},
+              {"best", PointJson(trajectory.best)},
+              {"latest", PointJson(trajectory.latest)},
+              {"percent_change", trajectory.percent_change ? json(std::round(*trajectory.percent_change * 10) / 10) : json(nullptr)},
+              {"best_percent_change", trajectory.best_percent_change ? json(std::round(*trajectory.best_percent_change * 10) / 10) : json(nullptr)},
+              {"outcome", trajectory.outcome ? json(OutcomeName(*trajectory.outcome)) : json(nullptr)},
+              {"remission", trajectory.remission},
+              {"response_date", Optional(trajectory.response_date)},
+              {"days_to_response", Optional(trajectory.days_to_response)},
+              {"reliable_change", trajectory.reliable_change.empty() ? json(nullptr) : json(trajectory.reliable_change)},
+              {"reliable_change_index", Optional(trajectory.reliable_change_index)},
+              {"points", std::move(points)},
+              {"findings", Findings(trajectory.findings)}};
+}
+
+json MeasurementJson(const MeasurementAssessment& measurement) {
+  json administrations = json::array();
+  for (const ScaleResult& result : measurement.administrations) {
+    administrations.push_back(json{{"input_index", result.input_index},
+                                   {"scale", result.scale_id},
+                                   {"short_name", result.short_name},
+                                   {"measures", result.measures},
+                                   {"date", FormatDate(result.date)},
+                                   {"rater", TextOrNull(result.rater)},
+                                   {"total", Score(result.total)},
+                                   {"total_source", result.total_source},
+                                   {"complete", result.complete},
+                                   {"band", TextOrNull(result.band)},
+                                   {"screen", result.screen},
+                                   {"risk_tier", TextOrNull(result.risk_tier)},
+                                   {"findings", Findings(result.findings)}});
+  }
+  json trials = json::array();
+  for (const TrialMeasurement& trial : measurement.trials) {
+    json trajectories = json::array();
+    for (const ScaleTrajectory& trajectory : trial.trajectories) trajectories.push_back(TrajectoryJson(trajectory));
+    trials.push_back(json{{"trial", trial.trial}, {"decided_by", TextOrNull(trial.decided_by)}, {"trajectories", std::move(trajectories)}});
+  }
+  json episode = json::array();
+  for (const ScaleTrajectory& trajectory : measurement.episode) episode.push_back(TrajectoryJson(trajectory));
+  json events = json::array();
+  for (const EpisodeEvent& event : measurement.events) {
+    events.push_back(json{{"kind", event.kind},
+                          {"scale", event.scale_id},
+                          {"date", FormatDate(event.date)},
+                          {"remission_from", Optional(event.remission_from)},
+                          {"finding", FindingJson(event.finding)}});
+  }
+  json tachyphylaxis = json::array();
+  for (const TachyphylaxisResult& found : measurement.tachyphylaxis) {
+    json alternatives = json::array();
+    for (const AlternativeExplanation& entry : found.alternatives) {
+      alternatives.push_back(json{{"code", entry.code}, {"name", entry.name}, {"status", entry.status}, {"detail", entry.detail}});
+    }
+    tachyphylaxis.push_back(json{{"trial", found.trial},
+                                 {"drug", found.drug},
+                                 {"scale", found.scale_id},
+                                 {"classification", found.classification},
+                                 {"response_from", FormatDate(found.response_from)},
+                                 {"response_until", FormatDate(found.response_until)},
+                                 {"loss_from", FormatDate(found.loss_from)},
+                                 {"loss_confirmed", Optional(found.loss_confirmed)},
+                                 {"dose_mg_per_day", Optional(found.dose_mg_per_day)},
+                                 {"alternative_explanations", std::move(alternatives)},
+                                 {"finding", FindingJson(found.finding)}});
+  }
+  json daily = nullptr;
+  if (measurement.daily_log) {
+    const DailyLogSummary& log = *measurement.daily_log;
+    json fields = json::array();
+    for (const DailyFieldSummary& field : log.fields) {
+      fields.push_back(json{{"field", field.field},
+                            {"label", field.label},
+                            {"entries", field.entries},
+                            {"mean", Optional(field.mean)},
+                            {"min", Optional(field.min)},
+                            {"max", Optional(field.max)},
+                            {"change", Optional(field.change)},
+                            {"trend", field.trend}});
+    }
+    daily = json{{"from", FormatDate(log.from)},
+                 {"to", FormatDate(log.to)},
+                 {"window_days", log.window_days},
+                 {"entries", log.entries},
+                 {"last_entry", Optional(log.last_entry)},
+                 {"fields", std::move(fields)},
+                 {"doses_missed", Optional(log.doses_missed)},
+                 {"notes", log.notes},
+                 {"findings", Findings(log.findings)}};
+  }
+  return json{{"locale", TextOrNull(measurement.locale)},
+              {"administrations", std::move(administrations)},
+              {"trials", std::move(trials)},
+              {"episode", std::move(episode)},
+              {"events", std::move(events)},
+              {"tachyphylaxis", std::move(tachyphylaxis)},
+              {"daily_log", std::move(daily)},
+              {"findings", Findings(measurement.findings)}};
 }
 
 json Component(const MaudsleyComponent& component) {
@@ -154,6 +281,14 @@ json AssessmentToJson(const Assessment& assessment, const EngineInfo& engine) {
   mgh["score"] = assessment.mgh.score;
   mgh["per_trial"] = std::move(mgh_trials);
   mgh["ect_points"] = assessment.mgh.ect_points;
+  // The interaction findings lead as `interactions[]`; what was checked sits beside them in `regimen`.
+  json interactions = json::array();
+  json regimen = nullptr;
+  if (assessment.interactions) {
+    json checked = InteractionReportJson(*assessment.interactions);
+    interactions = std::move(checked["interactions"]);
+    regimen = json{{"checked", std::move(checked["checked"])}, {"unresolved", std::move(checked["unresolved"])}, {"notes", std::move(checked["notes"])}};
+  }
   return json{
       {"schema", "refract.assessment/v1"},
       {"engine", json{{"name", engine.name},
@@ -184,6 +319,10 @@ json AssessmentToJson(const Assessment& assessment, const EngineInfo& engine) {
                    {"sources", trd.sources},
                    {"findings", Findings(trd.findings)}}},
       {"staging", json{{"thase_rush", std::move(thase_rush)}, {"european", std::move(european)}, {"maudsley", maudsley_json}, {"mgh", std::move(mgh)}}},
+      {"measurement", MeasurementJson(assessment.measurement)},
+      {"interactions", interactions},
+      {"regimen", regimen},
+      {"pgx", assessment.pgx ? PgxReportJson(*assessment.pgx) : json(nullptr)},
       {"findings", Findings(assessment.findings)},
       {"sources", CitedSources(assessment.cited_sources)},
   };

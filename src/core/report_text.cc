@@ -62,6 +62,22 @@ std::string RenderText(const Assessment& assessment, const EngineInfo& engine, b
       for (const Finding& finding : procedure.findings) out += fmt::format("       - {}\n", finding.message);
     }
   }
+  for (const auto& [heading, section] : {std::pair{"REGIMEN SAFETY", RegimenGroups(assessment)}, std::pair{"PHARMACOGENOMICS", PgxGroups(assessment)}}) {
+    if (section.empty()) continue;
+    out += "\n" + bold(heading) + "\n";
+    for (const MeasurementGroup& group : section) {
+      out += fmt::format("  {}\n", group.title);
+      for (const std::string& line : group.lines) out += fmt::format("     - {}\n", line);
+    }
+  }
+  const auto groups = MeasurementGroups(assessment);
+  if (!groups.empty()) {
+    out += "\n" + bold("MEASUREMENT-BASED CARE") + "\n";
+    for (const MeasurementGroup& group : groups) {
+      out += fmt::format("  {}\n", group.title);
+      for (const std::string& line : group.lines) out += fmt::format("     - {}\n", line);
+    }
+  }
   out += "\n" + bold("STAGING") + "\n";
   const auto block = [&](const std::string& title, const std::string& result, const StagingExplanation& explanation) {
     out += fmt::format("  {}: {}  [{}]\n", title, bold(result), explanation.rule);

@@ -10,6 +10,7 @@
 
 #include "refract/app/app.h"
 #include "refract/core/kb.h"
+#include "refract/core/kb_modules.h"
 
 namespace {
 
@@ -42,6 +43,19 @@ int main(int argc, char** argv) {
   }
   if (!problems.empty()) {
     std::fprintf(stderr, "kbgen: the knowledge base has %zu problems; fix them before building\n", problems.size());
+    return 65;
+  }
+  auto loaded = refract::LoadKnowledgeBase(*files, argv[1]);
+  if (!loaded) {
+    std::fprintf(stderr, "%s: %s\n", loaded.error().location.c_str(), loaded.error().message.c_str());
+    return 65;
+  }
+  const auto module_problems = refract::CheckKnowledgeModules(*loaded);
+  for (const refract::Error& problem : module_problems) {
+    std::fprintf(stderr, "%s: %s\n", problem.location.c_str(), problem.message.c_str());
+  }
+  if (!module_problems.empty()) {
+    std::fprintf(stderr, "kbgen: the knowledge base's module tables have %zu problems; fix them before building\n", module_problems.size());
     return 65;
   }
   auto patient_schema = refract::app::ReadFile(argv[2]);

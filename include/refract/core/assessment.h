@@ -2,6 +2,7 @@
 /// The assessment of one patient: trial adequacy, outcomes, TRD status and staging.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +13,9 @@
 #include "refract/core/result.h"
 
 namespace refract {
+
+struct InteractionReport;  // refract/core/interactions.h
+struct PgxReport;          // refract/core/pgx.h
 
 /// One explained statement: what was found, and the KB rule and sources behind it.
 struct Finding {
@@ -61,6 +65,8 @@ struct TrialAssessment {
   std::string outcome_basis;
   std::optional<double> improvement_percent;
   std::string rated_by;
+  std::string outcome_scale;  ///< The scale id when the outcome comes from a scale trajectory.
+  std::vector<DoseStep> doses;  ///< The course's dose steps, for the timeline.
   std::optional<bool> failed;
   bool dose_optimized = false;
   bool duration_optimized = false;
@@ -160,6 +166,142 @@ struct MghResult {
   StagingExplanation explanation;
 };
 
+/// One scale administration as scored (measurement-based care).
+struct ScaleResult {
+  int input_index = 0;
+  std::string scale_id;
+  std::string short_name;
+  std::string measures;
+  Date date;
+  std::string rater;
+  std::optional<double> total;
+  std::string total_source;  ///< "items", "recorded" or "none".
+  bool complete = true;
+  std::string band;
+  std::string screen;  ///< "positive", "negative", "indeterminate" or "not_applicable".
+  std::string screen_name;
+  std::string risk_tier;
+  std::vector<Finding> findings;
+};
+
+/// One total of one scale on one date.
+struct ScorePoint {
+  Date date;
+  double total = 0;
+  int input_index = 0;
+};
+
+/// Totals of one scale over one period (a trial, or the current episode). Scales are never mixed.
+struct ScaleTrajectory {
+  std::string scale_id;
+  std::string short_name;
+  /// evaluated | no_baseline | baseline_zero | baseline_below_minimum | no_follow_up
+  std::string status;
+  std::string baseline_basis;  ///< "before_start" or "first_recorded".
+  std::optional<ScorePoint> baseline;
+  std::optional<ScorePoint> best;
+  std::optional<ScorePoint> latest;
+  std::optional<double> percent_change;       ///< Latest vs baseline; positive = improvement.
+  std::optional<double> best_percent_change;  ///< Best vs baseline.
+  std::optional<Outcome> outcome;             ///< From the latest total; empty when not evaluable.
+  bool remission = false;
+  std::optional<Date> response_date;
+  std::optional<long> days_to_response;
+  std::optional<double> reliable_change_index;
+  std::string reliable_change;  ///< improved | deteriorated | no_reliable_change | not_assessable
+  std::vector<ScorePoint> points;
+  std::vector<Finding> findings;
+};
+
+/// The trajectories of one trial and the scale that decided its outcome (empty when none did).
+struct TrialMeasurement {
+  int trial = 0;
+  std::string decided_by;
+  std::vector<ScaleTrajectory> trajectories;
+};
+
+/// A remission, recovery, relapse or recurrence found on one scale.
+struct EpisodeEvent {
+  std::string kind;
+  std::string scale_id;
+  Date date;
+  std::optional<Date> remission_from;
+  Finding finding;
+};
+
+/// One explanation that must be ruled out before loss of response is called tachyphylaxis.
+struct AlternativeExplanation {
+  std::string code;
+  std::string name;
+  std::string status;  ///< "present", "not_found" or "unknown".
+  std::string detail;
+};
+
+/// A sustained response on a drug that was later lost on the same drug.
+struct TachyphylaxisResult {
+  int trial = 0;
+  std::string drug;
+  std::string scale_id;
+  std::string classification;  ///< tachyphylaxis | loss_of_response | possible_loss_of_response
+  Date response_from;
+  Date response_until;
+  Date loss_from;
+  std::optional<Date> loss_confirmed;
+  std::optional<double> dose_mg_per_day;
+  std::vector<AlternativeExplanation> alternatives;
+  Finding finding;
+};
+
+/// One field of the daily log over the summary window.
+struct DailyFieldSummary {
+  std::string field;
+  std::string label;
+  int entries = 0;
+  std::optional<double> mean;
+  std::optional<double> min;
+  std::optional<double> max;
+  std::optional<double> change;  ///< Least-squares change over the window.
+  std::string trend;             ///< improving | worsening | stable | increasing | decreasing | too_few_entries
+};
+
+/// The patient's own log over the days before the assessment.
+struct DailyLogSummary {
+  Date from;
+  Date to;
+  int entries = 0;
+  int window_days = 0;
+  std::optional<Date> last_entry;
+  std::vector<DailyFieldSummary> fields;
+  std::optional<int> doses_missed;
+  std::vector<std::string> notes;
+  std::vector<Finding> findings;
+};
+
+/// What the timeline needs to know about a scale the record uses (copied from the KB).
+struct ScaleSummary {
+  std::string id;
+  std::string short_name;
+  std::string measures;
+  std::optional<int> total_min;
+  std::optional<int> total_max;
+  std::vector<std::pair<int, std::string>> band_starts;  ///< Lower bound and label of each band.
+  std::optional<int> remission_max;
+};
+
+/// Measurement-based care: scored scales, trajectories, tachyphylaxis and the daily log.
+struct MeasurementAssessment {
+  std::string locale;
+  std::vector<ScaleSummary> scales;  ///< The scales used, by id.
+  std::optional<double> response_from_percent;
+  std::vector<ScaleResult> administrations;
+  std::vector<TrialMeasurement> trials;
+  std::vector<ScaleTrajectory> episode;
+  std::vector<EpisodeEvent> events;
+  std::vector<TachyphylaxisResult> tachyphylaxis;
+  std::optional<DailyLogSummary> daily_log;
+  std::vector<Finding> findings;
+};
+
 /// The whole assessment of one patient on one date.
 struct Assessment {
   std::string patient_id;
@@ -176,6 +318,13 @@ struct Assessment {
   EuropeanResult european;
   MaudsleyResult maudsley;
   MghResult mgh;
+  MeasurementAssessment measurement;
+  /// The whole regimen checked for interactions, washouts and dose caps (null when the KB has no
+  /// interaction tables, e.g. the fixture KB).
+  std::shared_ptr<const InteractionReport> interactions;
+  /// Genotypes, effective phenotypes after co-medication inhibitors, CPIC guidance and the ties to the
+  /// trial history (null when the KB has no pharmacogenomic tables).
+  std::shared_ptr<const PgxReport> pgx;
   std::vector<Finding> findings;
   /// Every source named anywhere in the assessment, sorted by id, with its citation.
   std::vector<Source> cited_sources;
@@ -185,6 +334,10 @@ struct Assessment {
 struct EvaluateOptions {
   Date as_of;
   std::string criteria_id;  ///< Empty selects the KB's default criteria.
+  std::string locale;       ///< Country code for the crisis line ("US", "CA"); empty selects the KB's default.
+  /// Check the regimen (interactions) and the genotypes (PGx). Population screening turns it off:
+  /// it needs only adequacy, TRD status and staging.
+  bool regimen_and_genotypes = true;
 };
 
 /// Assesses a parsed patient record against the KB on `options.as_of`.

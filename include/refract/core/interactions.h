@@ -408,6 +408,9 @@ struct InteractionReport {
 /// The report as JSON: { as_of, checked[], interactions[], unresolved[], notes[], severity_scale }.
 [[nodiscard]] nlohmann::json InteractionsToJson(const InteractionKnowledge& knowledge, const InteractionReport& report);
 
+/// The report without the severity scale: { as_of, checked[], interactions[], unresolved[], notes[] }.
+[[nodiscard]] nlohmann::json InteractionReportJson(const InteractionReport& report);
+
 /// The report as plain text, most severe first; every finding names its rule and sources.
 [[nodiscard]] std::string RenderInteractionsText(const InteractionReport& report);
 

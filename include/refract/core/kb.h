@@ -4,10 +4,14 @@
 #pragma once
 
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <typeindex>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -228,8 +232,50 @@ class KnowledgeBase {
   /// The raw JSON of a file by KB path, for adapters that show KB entries; null when absent.
   [[nodiscard]] const nlohmann::json* RawFile(std::string_view path) const;
 
+  /// Module knowledge derived from this KB (scale definitions, interaction tables, PGx tables), built
+  /// by `build(*this)` on first use and kept for the life of the KB, so that evaluating many patients
+  /// parses each module's files once. Thread-safe; a copy of the KB starts with an empty memo (the
+  /// derived objects point into the KB they were built from). Deterministic: `build` must be pure.
+  template <class T, class Build>
+  [[nodiscard]] const T& Derived(Build&& build) const {
+    DerivedMemo& memo = *derived_.memo;
+    {
+      const std::lock_guard lock(memo.mutex);
+      if (const auto found = memo.entries.find(std::type_index(typeid(T))); found != memo.entries.end()) {
+        return *static_cast<const T*>(found->second.get());
+      }
+    }
+    // Built outside the lock: a module may itself use other derived knowledge. Two threads racing on
+    // the first use both build; the first stored wins and the result is identical.
+    auto built = std::make_shared<T>(build(*this));
+    const std::lock_guard lock(memo.mutex);
+    const auto slot = memo.entries.emplace(std::type_index(typeid(T)), std::move(built)).first;
+    return *static_cast<const T*>(slot->second.get());
+  }
+
  private:
   friend class KbBuilder;
+  struct DerivedMemo {
+    std::mutex mutex;
+    std::map<std::type_index, std::shared_ptr<const void>> entries;
+  };
+  /// Owns the memo; copying gives a fresh one, moving keeps it (drug addresses survive a move).
+  struct DerivedHolder {
+    std::unique_ptr<DerivedMemo> memo = std::make_unique<DerivedMemo>();
+    DerivedHolder() = default;
+    DerivedHolder(const DerivedHolder& /*other*/) : memo(std::make_unique<DerivedMemo>()) {}
+    DerivedHolder(DerivedHolder&& other) noexcept : memo(std::exchange(other.memo, std::make_unique<DerivedMemo>())) {}
+    DerivedHolder& operator=(const DerivedHolder& other) {
+      if (this != &other) memo = std::make_unique<DerivedMemo>();
+      return *this;
+    }
+    DerivedHolder& operator=(DerivedHolder&& other) noexcept {
+      if (this != &other) memo = std::exchange(other.memo, std::make_unique<DerivedMemo>());
+      return *this;
+    }
+    ~DerivedHolder() = default;
+  };
+  DerivedHolder derived_;
   std::vector<Drug> drugs_;
   std::vector<DrugClass> classes_;
   std::vector<Criteria> criteria_;

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -24,6 +26,14 @@ struct EngineInfo {
 
 /// One self-contained HTML page (no scripts, no external resources), alerts first, print-friendly.
 [[nodiscard]] std::string RenderHtml(const Assessment& assessment, const EngineInfo& engine);
+
+/// Chart libraries (minified Vega, Vega-Lite, vega-embed, in that order) that the app built in.
+struct HtmlChartScripts {
+  std::vector<std::string_view> libraries;
+};
+
+/// As above, with the timeline chart (TimelineChartSpec) drawn offline by the inlined libraries.
+[[nodiscard]] std::string RenderHtml(const Assessment& assessment, const EngineInfo& engine, const HtmlChartScripts& scripts);
 
 /// The JSON body for an error ({"error": {"code", "message", "location"}}).
 [[nodiscard]] nlohmann::json ErrorToJson(const Error& error);

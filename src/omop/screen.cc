@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: Apache-2.0
+// Opening sources, resolving the KB's concepts at start-up, and the multi-threaded screening run.
+#include "refract/omop/source.h"
+
+#include "internal.h"
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <cmath>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <fmt/format.h>
+
+namespace refract::omop {
+namespace internal {
+
+std::optional<Date> DateFromNumber(double value) {
+  const double days = value < 100000 ? value : value / 86400.0;
+  return Date{std::chrono::sys_days{std::chrono::days{static_cast<long>(std::floor(days))}}};
+}
+
+std::optional<Date> ParseCdmDate(std::string_view text) {
+  if (text.size() >= 10 && text[4] == '-' && text[7] == '-') {
+    int year = 0;
+    unsigned month = 0;
+    unsigned day = 0;
+    const char* base = text.data();
+    if (std::from_chars(base, base + 4, year).ec != std::errc() || std::from_chars(base + 5, base + 7, month).ec != std::errc() ||
+        std::from_chars(base + 8, base + 10, day).ec != std::errc()) {
+      return std::nullopt;
+    }
+    const std::chrono::year_month_day ymd{std::chrono::year{year}, std::chrono::month{month}, std::chrono::day{day}};
+    if (!ymd.ok()) return std::nullopt;
+    return Date{std::chrono::sys_days{ymd}};
+  }
+  if (text.empty()) return std::nullopt;
+  double number = 0;
+  const auto parsed = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (parsed.ec != std::errc()) return std::nullopt;
+  return DateFromNumber(number);
+}
+
+}  // namespace internal
+
+Result<std::unique_ptr<Source>> OpenSource(std::string_view url) {
+  const std::string text(url);
+  if (text.rfind("postgresql://", 0) == 0 || text.rfind("postgres://", 0) == 0) return internal::OpenPostgres(text);
+  if (text.rfind("sqlite:", 0) == 0) return internal::OpenSqlite(text.substr(7));
+  if (text.rfind("csv:", 0) == 0) return internal::OpenCsv(text.substr(4));
+  std::error_code error;
+  if (std::filesystem::is_directory(text, error)) return internal::OpenCsv(text);
+  for (const char* suffix : {".sqlite", ".sqlite3", ".db"}) {
+    const std::string_view ending(suffix);
+    if (text.size() > ending.size() && text.compare(text.size() - ending.size(), ending.size(), ending) == 0) return internal::OpenSqlite(text);
+  }
+  return Fail(ErrorCode::InvalidInput,
+              fmt::format("cannot tell what kind of OMOP source \"{}\" is (expected sqlite:PATH, postgresql://..., csv:DIR or a directory)", text),
+              "--omop");
+}
+
+Result<ConceptIndex> PrepareIndex(Source& source, const KnowledgeBase& kb, const OmopConfig& config) {
+  auto rows = source.LookupConcepts(LookupsFor(config));
+  if (!rows) return tl::unexpected(rows.error());
+  std::vector<ConceptResolution> resolutions = ResolveConcepts(config, *rows);
+  std::set<ConceptId> roots;
+  std::set<ConceptId> ingredients;
+  for (const ConceptResolution& resolution : resolutions) {
+    if (!resolution.site_id) continue;
+    if (resolution.entry->descendants) roots.insert(*resolution.site_id);
+    if (resolution.entry->domain == ConceptDomain::Drug) ingredients.insert(*resolution.site_id);
+  }
+  // Ingredients of combinations that are not KB drugs themselves (dextromethorphan) need their strengths too.
+  for (const ConceptRow& row : *rows) {
+    for (const CombinationEntry& combination : config.combinations) {
+      for (const ConceptCode& code : combination.ingredients) {
+        if (code.vocabulary == row.vocabulary && code.code == row.code) ingredients.insert(row.concept_id);
+      }
+    }
+  }
+  const std::vector<ConceptId> root_list(roots.begin(), roots.end());
+  const std::vector<ConceptId> ingredient_list(ingredients.begin(), ingredients.end());
+  auto descendants = source.Descendants(root_list);
+  if (!descendants) return tl::unexpected(descendants.error());
+  auto strengths = source.Strengths(ingredient_list);
+  if (!strengths) return tl::unexpected(strengths.error());
+  auto known = source.KnownConcepts();
+  if (!known) return tl::unexpected(known.error());
+  return BuildConceptIndex(kb, config, std::move(resolutions), *descendants, *strengths, std::move(*known));
+}
+
+ReadFilter FilterFor(const ConceptIndex& index) { return ReadFilter{index.ConditionIds(), index.ProcedureIds(), index.phq9}; }
+
+Result<ScreenSummary> RunScreen(Source& source, const KnowledgeBase& kb, const OmopConfig& config, const ConceptIndex& index,
+                                const RunOptions& options) {
+  auto ids = source.PersonIds();
+  if (!ids) return tl::unexpected(ids.error());
+  const std::int64_t per_chunk = std::max<std::int64_t>(1, options.persons_per_chunk);
+  struct Chunk {
+    std::int64_t first_id = 0;
+    std::int64_t last_id = 0;
+  };
+  std::vector<Chunk> chunks;
+  for (std::size_t first = 0; first < ids->size(); first += static_cast<std::size_t>(per_chunk)) {
+    const std::size_t last = std::min(ids->size(), first + static_cast<std::size_t>(per_chunk)) - 1;
+    chunks.push_back(Chunk{(*ids)[first], (*ids)[last]});
+  }
+  const ReadFilter filter = FilterFor(index);
+  const int threads = std::max(1, std::min<int>(options.threads, static_cast<int>(std::max<std::size_t>(1, chunks.size()))));
+
+  std::mutex mutex;
+  std::condition_variable chunk_written;
+  std::atomic<std::size_t> next_chunk{0};
+  std::size_t next_to_write = 0;
+  std::map<std::size_t, std::string> pending;
+  std::vector<ScreenSummary> summaries(chunks.size());
+  std::optional<Error> failure;
+  Progress progress;
+  progress.persons_total = static_cast<std::int64_t>(ids->size());
+
+  const auto worker = [&]() {
+    auto reader = source.OpenReader(filter);
+    if (!reader) {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (!failure) failure = reader.error();
+      return;
+    }
+    while (true) {
+      const std::size_t chunk_idx = next_chunk.fetch_add(1);
+      if (chunk_idx >= chunks.size()) return;
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (failure) return;
+      }
+      auto persons = (*reader)->Read(chunks[chunk_idx].first_id, chunks[chunk_idx].last_id);
+      if (!persons) {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (!failure) failure = persons.error();
+        return;
+      }
+      std::string text;
+      ScreenSummary& summary = summaries[chunk_idx];
+      std::int64_t drug_rows = 0;
+      for (const PersonRows& person : *persons) {
+        auto result = ScreenPerson(kb, config, index, person, options.screen);
+        if (!result) {
+          std::lock_guard<std::mutex> lock(mutex);
+          if (!failure) failure = result.error();
+          return;
+        }
+        summary.Add(*result, person.drug_exposures.size());
+        drug_rows += static_cast<std::int64_t>(person.drug_exposures.size());
+        if (options.on_rows) text += ResultCsvRow(*result);
+      }
+      std::unique_lock<std::mutex> lock(mutex);
+      progress.persons_done += static_cast<std::int64_t>(persons->size());
+      progress.drug_rows_done += drug_rows;
+      if (options.on_progress) options.on_progress(progress);
+      if (!options.on_rows) continue;
+      // Write chunks in order; keep a bounded number waiting so memory stays flat.
+      pending.emplace(chunk_idx, std::move(text));
+      while (!pending.empty() && pending.begin()->first == next_to_write) {
+        options.on_rows(pending.begin()->second);
+        pending.erase(pending.begin());
+        ++next_to_write;
+      }
+      chunk_written.notify_all();
+      chunk_written.wait(lock, [&] { return failure.has_value() || chunk_idx < next_to_write + static_cast<std::size_t>(4 * threads); });
+    }
+  };
+  if (threads == 1) {
+    worker();
+  } else {
+    std::vector<std::thread> pool;
+    for (int thread_idx = 0; thread_idx < threads; ++thread_idx) pool.emplace_back(worker);
+    for (std::thread& thread : pool) thread.join();
+  }
+  if (failure) return tl::unexpected(*failure);
+  ScreenSummary total;
+  for (const ScreenSummary& summary : summaries) total.Merge(summary);
+  return total;
+}
+
+}  // namespace refract::omop

@@ -1,0 +1,324 @@
+// SPDX-License-Identifier: Apache-2.0
+// OMOP CDM in SQLite (sqlite3 C API): prepared statements only, one read-only connection per reader.
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "internal.h"
+
+namespace refract::omop::internal {
+namespace {
+
+struct DbCloser {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+struct StmtCloser {
+  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
+};
+using Db = std::unique_ptr<sqlite3, DbCloser>;
+using Stmt = std::unique_ptr<sqlite3_stmt, StmtCloser>;
+
+Error StorageError(sqlite3* db, const std::string& what, const std::string& path) {
+  return Error{ErrorCode::Storage, fmt::format("{}: {}", what, db != nullptr ? sqlite3_errmsg(db) : "out of memory"), path};
+}
+
+Result<Db> OpenDb(const std::string& path) {
+  sqlite3* raw = nullptr;
+  const int status = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+  Db db(raw);
+  if (status != SQLITE_OK) return tl::unexpected(StorageError(raw, "cannot open the OMOP database", path));
+  sqlite3_exec(db.get(), "PRAGMA query_only = 1; PRAGMA cache_size = -65536; PRAGMA mmap_size = 1073741824;", nullptr, nullptr, nullptr);
+  return db;
+}
+
+Result<Stmt> Prepare(sqlite3* db, const std::string& sql, const std::string& path) {
+  sqlite3_stmt* raw = nullptr;
+  if (sqlite3_prepare_v3(db, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr) != SQLITE_OK) {
+    return tl::unexpected(StorageError(db, fmt::format("cannot prepare \"{}\"", sql.substr(0, 80)), path));
+  }
+  return Stmt(raw);
+}
+
+bool TableExists(sqlite3* db, const char* table) {
+  sqlite3_stmt* raw = nullptr;
+  if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type IN ('table','view') AND lower(name) = lower(?)", -1, &raw, nullptr) != SQLITE_OK) {
+    return false;
+  }
+  Stmt stmt(raw);
+  sqlite3_bind_text(raw, 1, table, -1, SQLITE_STATIC);
+  return sqlite3_step(raw) == SQLITE_ROW;
+}
+
+std::string Text(sqlite3_stmt* stmt, int column) {
+  const unsigned char* text = sqlite3_column_text(stmt, column);
+  return text == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(text));
+}
+
+std::optional<Date> DateColumn(sqlite3_stmt* stmt, int column) {
+  switch (sqlite3_column_type(stmt, column)) {
+    case SQLITE_NULL: return std::nullopt;
+    case SQLITE_INTEGER:
+    case SQLITE_FLOAT: return DateFromNumber(sqlite3_column_double(stmt, column));
+    default: {
+      const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, column));
+      return ParseCdmDate(std::string_view(text, static_cast<std::size_t>(sqlite3_column_bytes(stmt, column))));
+    }
+  }
+}
+
+std::optional<double> DoubleColumn(sqlite3_stmt* stmt, int column) {
+  if (sqlite3_column_type(stmt, column) == SQLITE_NULL) return std::nullopt;
+  return sqlite3_column_double(stmt, column);
+}
+
+std::optional<std::int64_t> IntColumn(sqlite3_stmt* stmt, int column) {
+  if (sqlite3_column_type(stmt, column) == SQLITE_NULL) return std::nullopt;
+  return sqlite3_column_int64(stmt, column);
+}
+
+std::string Placeholders(std::size_t count) {
+  std::string out;
+  for (std::size_t idx = 0; idx < count; ++idx) out += idx == 0 ? "?" : ",?";
+  return out;
+}
+
+class SqliteReader final : public PersonReader {
+ public:
+  SqliteReader(Db db, std::string path, ReadFilter filter) : db_(std::move(db)), path_(std::move(path)), filter_(std::move(filter)) {}
+
+  Result<bool> Init() {
+    const auto prepare = [&](Stmt& stmt, const std::string& sql) -> Result<bool> {
+      auto prepared = Prepare(db_.get(), sql, path_);
+      if (!prepared) return tl::unexpected(prepared.error());
+      stmt = std::move(*prepared);
+      return true;
+    };
+    const std::string range = "person_id BETWEEN ? AND ?";
+    auto ok = prepare(person_, "SELECT person_id, year_of_birth FROM person WHERE " + range + " ORDER BY person_id");
+    if (ok) ok = prepare(period_, "SELECT person_id, observation_period_start_date, observation_period_end_date FROM observation_period WHERE " + range +
+                                      " ORDER BY person_id");
+    if (ok) ok = prepare(drug_, "SELECT person_id, drug_exposure_id, drug_concept_id, drug_exposure_start_date, drug_exposure_end_date, quantity, "
+                                    "days_supply FROM drug_exposure WHERE " + range + " ORDER BY person_id");
+    if (ok && !filter_.condition_ids.empty()) {
+      ok = prepare(condition_, "SELECT person_id, condition_concept_id, condition_start_date FROM condition_occurrence WHERE " + range +
+                                   " AND condition_concept_id IN (" + Placeholders(filter_.condition_ids.size()) + ") ORDER BY person_id");
+    }
+    if (ok && !filter_.procedure_ids.empty()) {
+      ok = prepare(procedure_, "SELECT person_id, procedure_concept_id, procedure_date FROM procedure_occurrence WHERE " + range +
+                                   " AND procedure_concept_id IN (" + Placeholders(filter_.procedure_ids.size()) + ") ORDER BY person_id");
+    }
+    if (ok && !filter_.score_ids.empty()) {
+      const std::string in = " IN (" + Placeholders(filter_.score_ids.size()) + ")";
+      if (TableExists(db_.get(), "measurement")) {
+        ok = prepare(measurement_, "SELECT person_id, measurement_concept_id, measurement_date, value_as_number FROM measurement WHERE " + range +
+                                       " AND measurement_concept_id" + in + " ORDER BY person_id");
+      }
+      if (ok && TableExists(db_.get(), "observation")) {
+        ok = prepare(observation_, "SELECT person_id, observation_concept_id, observation_date, value_as_number FROM observation WHERE " + range +
+                                       " AND observation_concept_id" + in + " ORDER BY person_id");
+      }
+    }
+    return ok;
+  }
+
+  Result<std::vector<PersonRows>> Read(std::int64_t first_id, std::int64_t last_id) override {
+    std::vector<PersonRows> persons;
+    if (auto ok = Run(person_.get(), first_id, last_id, {}, [&](sqlite3_stmt* stmt) {
+          PersonRows person;
+          person.person_id = sqlite3_column_int64(stmt, 0);
+          if (const auto year = IntColumn(stmt, 1)) person.year_of_birth = static_cast<int>(*year);
+          persons.push_back(std::move(person));
+        });
+        !ok) {
+      return tl::unexpected(ok.error());
+    }
+    // Each table is sorted by person_id, as is `persons`: advance a cursor instead of searching.
+    const auto for_person = [&](std::int64_t id, std::size_t& cursor) -> PersonRows* {
+      while (cursor < persons.size() && persons[cursor].person_id < id) ++cursor;
+      return cursor < persons.size() && persons[cursor].person_id == id ? &persons[cursor] : nullptr;
+    };
+    std::size_t cursor = 0;
+    auto ok = Run(period_.get(), first_id, last_id, {}, [&](sqlite3_stmt* stmt) {
+      PersonRows* person = for_person(sqlite3_column_int64(stmt, 0), cursor);
+      const auto start = DateColumn(stmt, 1);
+      const auto end = DateColumn(stmt, 2);
+      if (person != nullptr && start && end) person->observation_periods.push_back(ObservationPeriodRow{*start, *end});
+    });
+    cursor = 0;
+    if (ok) ok = Run(drug_.get(), first_id, last_id, {}, [&](sqlite3_stmt* stmt) {
+      PersonRows* person = for_person(sqlite3_column_int64(stmt, 0), cursor);
+      const auto start = DateColumn(stmt, 3);
+      if (person == nullptr || !start) return;
+      DrugExposureRow row;
+      row.drug_exposure_id = sqlite3_column_int64(stmt, 1);
+      row.drug_concept_id = sqlite3_column_int64(stmt, 2);
+      row.start = *start;
+      row.end = DateColumn(stmt, 4);
+      row.quantity = DoubleColumn(stmt, 5);
+      row.days_supply = IntColumn(stmt, 6);
+      person->drug_exposures.push_back(row);
+    });
+    cursor = 0;
+    if (ok && condition_) ok = Run(condition_.get(), first_id, last_id, filter_.condition_ids, [&](sqlite3_stmt* stmt) {
+      PersonRows* person = for_person(sqlite3_column_int64(stmt, 0), cursor);
+      const auto start = DateColumn(stmt, 2);
+      if (person != nullptr && start) person->conditions.push_back(ConditionRow{sqlite3_column_int64(stmt, 1), *start});
+    });
+    cursor = 0;
+    if (ok && procedure_) ok = Run(procedure_.get(), first_id, last_id, filter_.procedure_ids, [&](sqlite3_stmt* stmt) {
+      PersonRows* person = for_person(sqlite3_column_int64(stmt, 0), cursor);
+      const auto date = DateColumn(stmt, 2);
+      if (person != nullptr && date) person->procedures.push_back(ProcedureRow{sqlite3_column_int64(stmt, 1), *date});
+    });
+    for (sqlite3_stmt* scores : {measurement_.get(), observation_.get()}) {
+      cursor = 0;
+      if (ok && scores != nullptr) ok = Run(scores, first_id, last_id, filter_.score_ids, [&](sqlite3_stmt* stmt) {
+        PersonRows* person = for_person(sqlite3_column_int64(stmt, 0), cursor);
+        const auto date = DateColumn(stmt, 2);
+        if (person != nullptr && date) person->scores.push_back(ScoreRow{sqlite3_column_int64(stmt, 1), *date, DoubleColumn(stmt, 3)});
+      });
+    }
+    if (!ok) return tl::unexpected(ok.error());
+    return persons;
+  }
+
+ private:
+  template <class RowFn>
+  Result<bool> Run(sqlite3_stmt* stmt, std::int64_t first_id, std::int64_t last_id, const std::vector<ConceptId>& ids, RowFn&& on_row) {
+    sqlite3_reset(stmt);
+    sqlite3_bind_int64(stmt, 1, first_id);
+    sqlite3_bind_int64(stmt, 2, last_id);
+    for (std::size_t idx = 0; idx < ids.size(); ++idx) sqlite3_bind_int64(stmt, static_cast<int>(idx) + 3, ids[idx]);
+    int status = SQLITE_ROW;
+    while ((status = sqlite3_step(stmt)) == SQLITE_ROW) on_row(stmt);
+    if (status != SQLITE_DONE) return tl::unexpected(StorageError(db_.get(), "cannot read OMOP rows", path_));
+    return true;
+  }
+
+  Db db_;
+  std::string path_;
+  ReadFilter filter_;
+  Stmt person_, period_, drug_, condition_, procedure_, measurement_, observation_;
+};
+
+class SqliteSource final : public Source {
+ public:
+  SqliteSource(Db db, std::string path) : db_(std::move(db)), path_(std::move(path)) {}
+
+  std::string_view Kind() const override { return "sqlite"; }
+
+  Result<std::vector<ConceptRow>> LookupConcepts(const ConceptLookups& lookups) override {
+    std::vector<ConceptRow> out;
+    const std::string columns = "SELECT concept_id, vocabulary_id, concept_code, concept_name, concept_class_id, invalid_reason FROM concept WHERE ";
+    auto by_code = Prepare(db_.get(), columns + "vocabulary_id = ? AND concept_code = ?", path_);
+    if (!by_code) return tl::unexpected(by_code.error());
+    auto by_id = Prepare(db_.get(), columns + "concept_id = ?", path_);
+    if (!by_id) return tl::unexpected(by_id.error());
+    const auto collect = [&](sqlite3_stmt* stmt) {
+      while (sqlite3_step(stmt) == SQLITE_ROW) {
+        out.push_back(ConceptRow{sqlite3_column_int64(stmt, 0), Text(stmt, 1), Text(stmt, 2), Text(stmt, 3), Text(stmt, 4), Text(stmt, 5)});
+      }
+      sqlite3_reset(stmt);
+    };
+    for (const ConceptCode& code : lookups.codes) {
+      sqlite3_bind_text(by_code->get(), 1, code.vocabulary.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text(by_code->get(), 2, code.code.c_str(), -1, SQLITE_TRANSIENT);
+      collect(by_code->get());
+    }
+    for (const ConceptId id : lookups.ids) {
+      sqlite3_bind_int64(by_id->get(), 1, id);
+      collect(by_id->get());
+    }
+    return out;
+  }
+
+  Result<std::vector<DescendantRow>> Descendants(std::span<const ConceptId> ancestors) override {
+    std::vector<DescendantRow> out;
+    std::vector<std::string> queries;
+    if (TableExists(db_.get(), "concept_ancestor")) {
+      queries.push_back("SELECT descendant_concept_id FROM concept_ancestor WHERE ancestor_concept_id = ?");
+    }
+    if (TableExists(db_.get(), "concept_relationship")) {
+      queries.push_back("SELECT concept_id_1 FROM concept_relationship WHERE concept_id_2 = ? AND relationship_id IN ('RxNorm has ing', 'Has ingredient') "
+                        "AND invalid_reason IS NULL");
+    }
+    if (TableExists(db_.get(), "drug_strength")) queries.push_back("SELECT drug_concept_id FROM drug_strength WHERE ingredient_concept_id = ?");
+    for (const std::string& sql : queries) {
+      auto stmt = Prepare(db_.get(), sql, path_);
+      if (!stmt) return tl::unexpected(stmt.error());
+      for (const ConceptId ancestor : ancestors) {
+        sqlite3_bind_int64(stmt->get(), 1, ancestor);
+        while (sqlite3_step(stmt->get()) == SQLITE_ROW) out.push_back(DescendantRow{ancestor, sqlite3_column_int64(stmt->get(), 0)});
+        sqlite3_reset(stmt->get());
+      }
+    }
+    return out;
+  }
+
+  Result<std::vector<StrengthRow>> Strengths(std::span<const ConceptId> ingredients) override {
+    std::vector<StrengthRow> out;
+    if (!TableExists(db_.get(), "drug_strength")) return out;
+    auto stmt = Prepare(db_.get(),
+                        "SELECT drug_concept_id, ingredient_concept_id, amount_value, amount_unit_concept_id, numerator_value, "
+                        "numerator_unit_concept_id, denominator_value, denominator_unit_concept_id FROM drug_strength WHERE ingredient_concept_id = ?",
+                        path_);
+    if (!stmt) return tl::unexpected(stmt.error());
+    for (const ConceptId ingredient : ingredients) {
+      sqlite3_bind_int64(stmt->get(), 1, ingredient);
+      while (sqlite3_step(stmt->get()) == SQLITE_ROW) {
+        sqlite3_stmt* row = stmt->get();
+        out.push_back(StrengthRow{sqlite3_column_int64(row, 0), sqlite3_column_int64(row, 1), DoubleColumn(row, 2), sqlite3_column_int64(row, 3),
+                                  DoubleColumn(row, 4), sqlite3_column_int64(row, 5), DoubleColumn(row, 6), sqlite3_column_int64(row, 7)});
+      }
+      sqlite3_reset(stmt->get());
+    }
+    return out;
+  }
+
+  Result<std::vector<ConceptId>> KnownConcepts() override { return Column("SELECT concept_id FROM concept ORDER BY concept_id"); }
+
+  Result<std::vector<std::int64_t>> PersonIds() override { return Column("SELECT person_id FROM person ORDER BY person_id"); }
+
+  Result<std::unique_ptr<PersonReader>> OpenReader(const ReadFilter& filter) override {
+    auto db = OpenDb(path_);
+    if (!db) return tl::unexpected(db.error());
+    auto reader = std::make_unique<SqliteReader>(std::move(*db), path_, filter);
+    if (auto ok = reader->Init(); !ok) return tl::unexpected(ok.error());
+    return std::unique_ptr<PersonReader>(std::move(reader));
+  }
+
+ private:
+  Result<std::vector<std::int64_t>> Column(const std::string& sql) {
+    auto stmt = Prepare(db_.get(), sql, path_);
+    if (!stmt) return tl::unexpected(stmt.error());
+    std::vector<std::int64_t> out;
+    int status = SQLITE_ROW;
+    while ((status = sqlite3_step(stmt->get())) == SQLITE_ROW) out.push_back(sqlite3_column_int64(stmt->get(), 0));
+    if (status != SQLITE_DONE) return tl::unexpected(StorageError(db_.get(), "cannot read", path_));
+    return out;
+  }
+
+  Db db_;
+  std::string path_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Source>> OpenSqlite(const std::string& path) {
+  auto db = OpenDb(path);
+  if (!db) return tl::unexpected(db.error());
+  for (const char* table : {"person", "drug_exposure", "concept"}) {
+    if (!TableExists(db->get(), table)) {
+      return Fail(ErrorCode::Storage, fmt::format("not an OMOP CDM database: table {} is missing", table), path);
+    }
+  }
+  return std::unique_ptr<Source>(std::make_unique<SqliteSource>(std::move(*db), path));
+}
+
+}  // namespace refract::omop::internal

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# End-to-end OMOP screening tests with the real binary:
+#  - ground-truth agreement on a synthetic CDM (SQLite and CSV),
+#  - identical results whatever the source, the thread count, the chunk size and drifted concept ids,
+#  - PostgreSQL too when REFRACT_TEST_PG_URL is set (tests/pg/with_postgres.sh sets it),
+#  - error messages and exit codes.
+#   tests/omop/run_omop_tests.sh REFRACT_BINARY SOURCE_DIR [PERSONS]
+set -uo pipefail
+refract=$1
+source_dir=$2
+persons=${3:-3000}
+work=$(mktemp -d /tmp/refract-omop-test.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+passed=0
+failed=0
+ok() { echo "ok: $1"; passed=$((passed + 1)); }
+bad() { echo "FAILED: $1"; failed=$((failed + 1)); }
+same() { if cmp -s "$2" "$3"; then ok "$1"; else bad "$1 ($2 and $3 differ)"; diff "$2" "$3" | head -5; fi; }
+
+"$refract" synth-omop --persons "$persons" --seed 11 --out "$work/cdm.sqlite" >/dev/null || bad "synth-omop sqlite"
+"$refract" synth-omop --persons "$persons" --seed 11 --out "$work/csv" >/dev/null || bad "synth-omop csv"
+"$refract" synth-omop --persons "$persons" --seed 11 --out "$work/drift.sqlite" --drift-concept-ids >/dev/null || bad "synth-omop drift"
+"$refract" synth-omop --persons "$persons" --seed 11 --out "$work/again.sqlite" >/dev/null
+if [ "$(sqlite3 "$work/cdm.sqlite" 'select count(*), sum(drug_concept_id), sum(quantity) from drug_exposure')" = \
+     "$(sqlite3 "$work/again.sqlite" 'select count(*), sum(drug_concept_id), sum(quantity) from drug_exposure')" ]; then
+  ok "synth-omop is deterministic by seed"
+else
+  bad "synth-omop is deterministic by seed"
+fi
+
+"$refract" screen --omop "sqlite:$work/cdm.sqlite" --out "$work/sqlite.csv" --threads 2 >"$work/summary.txt" 2>"$work/stderr.txt" || bad "screen sqlite"
+if python3 "$source_dir/tests/omop/check_truth.py" "$work/sqlite.csv" "$work/cdm.sqlite" >"$work/truth.txt"; then
+  ok "ground truth agreement (SQLite): $(tail -1 "$work/truth.txt")"
+else
+  bad "ground truth agreement (SQLite)"; cat "$work/truth.txt"
+fi
+[ -s "$work/sqlite.summary.html" ] && grep -q "<svg" "$work/sqlite.summary.html" && grep -q "Data quality" "$work/sqlite.summary.html" \
+  && ok "HTML summary with chart and data-quality report" || bad "HTML summary"
+grep -q "^data quality" "$work/summary.txt" && ok "text summary has the data-quality report" || bad "text summary"
+ls "$work" | grep -q "tmp-" && bad "temporary results file left behind" || ok "results written atomically (no temporary left)"
+
+"$refract" screen --omop "sqlite:$work/cdm.sqlite" --threads 1 --chunk 97 >"$work/sqlite_1.csv" 2>/dev/null || bad "screen 1 thread"
+same "1 thread, chunks of 97 = 2 threads" "$work/sqlite.csv" "$work/sqlite_1.csv"
+"$refract" screen --omop "$work/csv" --out "$work/csv.csv" --threads 2 >/dev/null 2>&1 || bad "screen csv"
+same "CSV export = SQLite" "$work/sqlite.csv" "$work/csv.csv"
+"$refract" screen --omop "sqlite:$work/drift.sqlite" --out "$work/drift.csv" >/dev/null 2>"$work/drift_err.txt" || bad "screen drift"
+same "drifted concept ids resolved by code = SQLite" "$work/sqlite.csv" "$work/drift.csv"
+grep -q "has concept_id 100440383 in this database, not the expected 440383: using 100440383" "$work/drift_err.txt" \
+  && ok "concept drift is logged" || bad "concept drift is logged"
+
+if [ -n "${REFRACT_TEST_PG_URL:-}" ]; then
+  if bash "$source_dir/bench/omop/load_postgres.sh" "$work/csv" "$REFRACT_TEST_PG_URL" >"$work/pg_load.txt" 2>&1; then
+    "$refract" screen --omop "$REFRACT_TEST_PG_URL" --out "$work/pg.csv" --threads 2 >/dev/null 2>&1 || bad "screen postgresql"
+    same "PostgreSQL = SQLite" "$work/sqlite.csv" "$work/pg.csv"
+    "$refract" screen --omop "$REFRACT_TEST_PG_URL" --threads 1 --chunk 250 >"$work/pg_1.csv" 2>/dev/null
+    same "PostgreSQL, 1 thread = SQLite" "$work/sqlite.csv" "$work/pg_1.csv"
+  else
+    bad "load PostgreSQL"; cat "$work/pg_load.txt"
+  fi
+else
+  echo "SKIPPED: PostgreSQL OMOP tests: REFRACT_TEST_PG_URL is not set (run through tests/pg/with_postgres.sh)"
+fi
+
+# Errors: message and exit code.
+out=$("$refract" screen --omop "$work/nothing.txt" 2>&1); code=$?
+expected="refract: error: --omop: cannot tell what kind of OMOP source \"$work/nothing.txt\" is (expected sqlite:PATH, postgresql://..., csv:DIR or a directory)"
+[ "$code" -eq 65 ] && [ "$out" = "$expected" ] && ok "unknown source kind: exit 65 and message" || bad "unknown source kind: got $code: $out"
+out=$("$refract" screen --omop "sqlite:$work/missing.sqlite" 2>&1); code=$?
+expected="refract: error: $work/missing.sqlite: cannot open the OMOP database: unable to open database file"
+[ "$code" -eq 74 ] && [ "$out" = "$expected" ] && ok "missing SQLite file: exit 74 and message" || bad "missing SQLite file: got $code: $out"
+sqlite3 "$work/empty.sqlite" "create table person(person_id integer)"
+out=$("$refract" screen --omop "sqlite:$work/empty.sqlite" 2>&1); code=$?
+expected="refract: error: $work/empty.sqlite: not an OMOP CDM database: table drug_exposure is missing"
+[ "$code" -eq 74 ] && [ "$out" = "$expected" ] && ok "not a CDM: exit 74 and message" || bad "not a CDM: got $code: $out"
+
+echo "omop: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
