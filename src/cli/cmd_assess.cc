@@ -29,6 +29,8 @@ struct AssessArgs {
   std::string out;
   std::string out_dir;
   std::string locale;
+  std::string audience = "clinician";
+  bool without_next_steps = false;
   bool fhir = false;
 };
 
@@ -50,6 +52,10 @@ int RunAssess(const AssessArgs& args) {
     options.as_of = *parsed;
   }
   options.criteria_id = args.criteria;
+  options.next_steps = !args.without_next_steps;
+  if (args.without_next_steps && args.audience == "patient") {
+    return Report(Error{ErrorCode::InvalidInput, "--audience patient needs the next steps: drop --without-next-steps", "--without-next-steps"});
+  }
   if (args.patients.size() > 1 && args.out_dir.empty()) {
     return Report(Error{ErrorCode::InvalidInput, "several patient files need --out-dir (one report per patient)", "--out-dir"});
   }
@@ -70,7 +76,10 @@ int RunAssess(const AssessArgs& args) {
     options.locale = args.locale;
   }
   const bool to_terminal = args.out.empty() && args.out_dir.empty() && StdoutIsTerminal();
-  const std::string format = !args.format.empty() ? args.format : to_terminal ? "text" : "json";
+  const std::string format = !args.format.empty() ? args.format : args.audience == "patient" ? "text" : to_terminal ? "text" : "json";
+  if (args.audience == "patient" && format == "json") {
+    return Report(Error{ErrorCode::InvalidInput, "--audience patient writes text or html; the JSON always carries patient_summary", "--audience"});
+  }
 
   // Assess everything first: a bad input anywhere stops the run before any file is written.
   std::vector<std::pair<std::string, std::string>> outputs;
@@ -78,6 +87,15 @@ int RunAssess(const AssessArgs& args) {
     auto assessment = args.fhir ? AssessFhirBundleFile(*kb, patient, options) : refract::app::AssessFile(*kb, patient, options);
     if (!assessment) return Report(assessment.error());
     const std::string stem = std::filesystem::path(patient).stem().string();
+    if (args.audience == "patient") {
+      std::string summary = format == "html" ? refract::RenderPatientHtml(*assessment, refract::app::Engine())
+                                             : refract::RenderPatientText(*assessment, refract::app::Engine());
+      if (summary.empty()) {
+        return Report(Error{ErrorCode::InvalidInput, "the patient summary needs a knowledge base with next-steps tables (kb/next_steps)", "--audience"});
+      }
+      outputs.emplace_back(stem, std::move(summary));
+      continue;
+    }
     outputs.emplace_back(stem, Render(*assessment, format, to_terminal));
   }
   if (!args.out_dir.empty()) {
@@ -120,6 +138,10 @@ void AddAssess(CLI::App& app, std::vector<Handler>& handlers) {
   assess->add_option("--format", args.format, "text, json or html (default: text on a terminal, json otherwise)")
       ->check(CLI::IsMember({"text", "json", "html"}));
   assess->add_option("--criteria", args.criteria, "criteria set: atrq (default), atrq_8w, atrq_strict25");
+  assess->add_option("--audience", args.audience, "clinician (default: the full assessment) or patient (the plain-language summary; text or html)")
+      ->check(CLI::IsMember({"clinician", "patient"}));
+  assess->add_flag("--without-next-steps", args.without_next_steps,
+                   "leave out drivers, options, monitoring and the patient summary (TRD core, measurement, regimen and PGx only)");
   assess->add_option("--locale", args.locale, "country whose crisis line goes with a suicide-risk alert (US default, CA; see kb/rules/mbc.crisis_lines.json)");
   assess->add_option("--kb", args.kb_dir, "load the knowledge base from this directory instead of the built-in one");
   assess->add_option("--out", args.out, "write the report to this file");

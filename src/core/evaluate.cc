@@ -4,6 +4,7 @@
 
 #include "refract/core/interactions.h"
 #include "refract/core/mbc.h"
+#include "refract/core/next_steps.h"
 #include "refract/core/pgx.h"
 #include "refract/core/staging.h"
 #include "refract/core/text.h"
@@ -115,13 +116,14 @@ std::string FailureTestText(const Criteria& criteria) {
 class Evaluator {
  public:
   Evaluator(const KnowledgeBase& kb, const PatientRecord& patient, const Criteria& criteria, Date as_of, std::string locale,
-            bool regimen_and_genotypes)
+            bool regimen_and_genotypes, bool next_steps)
       : kb_(kb),
         patient_(patient),
         criteria_(criteria),
         as_of_(as_of),
         locale_(std::move(locale)),
         regimen_and_genotypes_(regimen_and_genotypes),
+        next_steps_(next_steps && regimen_and_genotypes),
         mbc_(PrepareMeasurement(kb, patient)) {}
 
   Result<Assessment> Run() {
@@ -178,6 +180,12 @@ class Evaluator {
     }
     std::stable_sort(out.alerts.begin(), out.alerts.end(), [](const Alert& left, const Alert& right) { return left.severity < right.severity; });
     out.alerts.insert(out.alerts.begin(), suicide.begin(), suicide.end());
+    // What next reads the finished assessment (alerts included), so it comes last.
+    if (next_steps_ && !kb_.FilesOfKind("next_step_rules").empty()) {
+      const auto& knowledge = kb_.Derived<Result<NextStepsKnowledge>>(&LoadNextStepsKnowledge);
+      if (!knowledge) return tl::unexpected<Error>(knowledge.error());
+      out.next_steps = std::make_shared<const NextSteps>(EvaluateNextSteps(*knowledge, kb_, patient_, out));
+    }
     out.cited_sources = CitedSources(out);
     return out;
   }
@@ -703,6 +711,7 @@ class Evaluator {
       for (const InteractionFinding& finding : assessment.interactions->findings) add(finding.sources);
     }
     if (assessment.pgx) add(assessment.pgx->sources);
+    if (assessment.next_steps) add(assessment.next_steps->sources);
     for (const StagingExplanation* explanation : {&assessment.thase_rush.explanation, &assessment.european.explanation,
                                                   &assessment.maudsley.explanation, &assessment.mgh.explanation}) {
       add(explanation->sources);
@@ -749,6 +758,7 @@ class Evaluator {
   Date as_of_;
   std::string locale_;
   bool regimen_and_genotypes_ = true;
+  bool next_steps_ = true;
   MbcContext mbc_;
   std::vector<TrialMeasurement> trial_measurements_;
 };
@@ -766,7 +776,7 @@ Result<Assessment> Evaluate(const KnowledgeBase& kb, const PatientRecord& patien
     std::string message = fmt::format("unknown criteria \"{}\" (known: {})", criteria_id, fmt::join(ids, ", "));
     return Fail(ErrorCode::InvalidInput, message, "--criteria");
   }
-  return Evaluator(kb, patient, *criteria, options.as_of, options.locale, options.regimen_and_genotypes).Run();
+  return Evaluator(kb, patient, *criteria, options.as_of, options.locale, options.regimen_and_genotypes, options.next_steps).Run();
 }
 
 }  // namespace refract

@@ -4,6 +4,7 @@
 
 #include "refract/core/interactions.h"
 #include "refract/core/mbc.h"
+#include "refract/core/next_steps.h"
 #include "refract/core/pgx.h"
 
 namespace refract {
@@ -14,6 +15,7 @@ std::vector<Error> CheckKnowledgeModules(const KnowledgeBase& kb) {
   if (!kb.FilesOfKind("ddi_pk_matrix").empty()) append(CheckInteractionKnowledge(kb));
   append(CheckMeasurementKnowledge(kb));
   if (!kb.FilesOfKind("pgx_gene").empty()) append(CheckPgxKnowledge(kb));
+  if (!kb.FilesOfKind("next_step_rules").empty()) append(CheckNextStepsKnowledge(kb));
   return errors;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cctype>
 #include <optional>
 #include <set>
 #include <string>
@@ -13,6 +14,7 @@
 
 #include "refract/core/assessment.h"
 #include "refract/core/interactions.h"
+#include "refract/core/next_steps.h"
 #include "refract/core/pgx.h"
 #include "refract/core/text.h"
 
@@ -218,6 +220,68 @@ inline std::vector<MeasurementGroup> PgxGroups(const Assessment& assessment) {
   for (const Finding& finding : report.history) history.lines.push_back(fmt::format("{} [{}]", finding.message, finding.rule));
   if (report.testing) history.lines.push_back(fmt::format("{} [{}]", report.testing->message, report.testing->rule));
   if (!history.lines.empty()) groups.push_back(std::move(history));
+  return groups;
+}
+
+/// "not_eligible" as "NOT ELIGIBLE".
+inline std::string StatusWords(std::string_view key) {
+  std::string out(key);
+  for (char& character : out) character = character == '_' ? ' ' : static_cast<char>(std::toupper(static_cast<unsigned char>(character)));
+  return out;
+}
+
+/// The clinician's "what next" as titled groups: drivers found or unknown, ranked options with their
+/// reasons, and the monitoring checklists. Empty without next steps.
+inline std::vector<MeasurementGroup> WhatNextGroups(const Assessment& assessment) {
+  std::vector<MeasurementGroup> groups;
+  if (!assessment.next_steps) return groups;
+  const NextSteps& next = *assessment.next_steps;
+  MeasurementGroup drivers{"Drivers of non-response (rule out before calling it resistance)", {}};
+  MeasurementGroup ruled_out{"Drivers looked for and not found", {}};
+  for (const DriverResult& driver : next.drivers) {
+    if (driver.status == DriverStatus::NotFound) {
+      ruled_out.lines.push_back(fmt::format("{} [{}]", driver.name, driver.rule));
+      continue;
+    }
+    std::string line = fmt::format("{}: {}", StatusWords(DriverStatusName(driver.status)), driver.name);
+    std::vector<std::string> evidence;
+    for (const DatedFinding& item : driver.evidence) {
+      evidence.push_back(item.finding.message + (item.date ? " (" + FormatDate(*item.date) + ")" : std::string()));
+    }
+    if (!evidence.empty()) line += fmt::format(": {}", fmt::join(evidence, "; "));
+    if (driver.status == DriverStatus::Unknown) line += fmt::format(". To settle: {} {}", driver.question, driver.test);
+    if (driver.status != DriverStatus::Unknown && !driver.often_next.empty()) line += fmt::format(". Often next: {}", fmt::join(driver.often_next, "; "));
+    drivers.lines.push_back(line + fmt::format(" [{}]", driver.rule));
+  }
+  if (drivers.lines.empty()) drivers.lines.push_back("none found and none left unknown");
+  groups.push_back(std::move(drivers));
+  if (!ruled_out.lines.empty()) groups.push_back(std::move(ruled_out));
+  groups.push_back(MeasurementGroup{"How the options are ordered", {next.ranking_rule.text}});
+  for (const OptionResult& option : next.options) {
+    MeasurementGroup group{fmt::format("{}. {}: {}", option.rank, option.name, StatusWords(OptionStatusName(option.status))), {}};
+    if (!option.ranking.empty()) group.lines.push_back(option.ranking);
+    for (const Finding& reason : option.reasons) group.lines.push_back(fmt::format("{} [{}]", reason.message, reason.rule));
+    for (const CandidateResult& candidate : option.candidates) {
+      std::vector<std::string> reasons;
+      for (const Finding& reason : candidate.reasons) reasons.push_back(reason.message);
+      group.lines.push_back(fmt::format("{}: {}{}", candidate.drug_name, OptionStatusName(candidate.status),
+                                        reasons.empty() ? std::string() : fmt::format(" ({})", fmt::join(reasons, "; "))));
+    }
+    for (const Finding& position : option.guideline) group.lines.push_back("guideline: " + position.message);
+    for (const Finding& remission : option.expected_remission) group.lines.push_back("expected remission: " + remission.message);
+    groups.push_back(std::move(group));
+  }
+  for (const MonitoringResult& plan : next.monitoring) {
+    MeasurementGroup group{fmt::format("Monitoring: {} ({} {}, from {})", plan.name, plan.basis == "current" ? "current" : "if started:",
+                                       plan.treatment, FormatDate(plan.start)),
+                           {}};
+    for (const SessionStep& step : plan.session) group.lines.push_back(fmt::format("each session, minute {}: {}", step.minute, step.what));
+    for (const MonitoringEntry& entry : plan.checklist) {
+      group.lines.push_back(fmt::format("{} [{}] {}{}", FormatDate(entry.date), entry.timing, entry.what,
+                                        entry.recorded_on ? " (recorded " + FormatDate(*entry.recorded_on) + ")" : std::string()));
+    }
+    groups.push_back(std::move(group));
+  }
   return groups;
 }
 

@@ -6,6 +6,9 @@
 #include "refract/core/text.h"
 #include "report_common.h"
 
+#include <algorithm>
+#include <cctype>
+
 #include <fmt/format.h>
 
 namespace refract {
@@ -152,6 +155,16 @@ h3{font-size:1rem;margin:.9rem 0 .2rem}.present{color:#8a0015;font-weight:600}
     }
     out += "</section>\n";
   }
+  if (const auto next = WhatNextGroups(assessment); !next.empty()) {
+    out += "<section><h2>What next</h2>\n";
+    for (const MeasurementGroup& group : next) {
+      const bool flagged = group.title.find("NOT ELIGIBLE") != std::string::npos || group.title.rfind("Drivers of", 0) == 0;
+      out += fmt::format("<h3{}>{}</h3><ul>", flagged ? " class=\"present\"" : "", Escape(group.title));
+      for (const std::string& line : group.lines) out += fmt::format("<li>{}</li>", Escape(line));
+      out += "</ul>\n";
+    }
+    out += "</section>\n";
+  }
   out += "<section><h2>Sources</h2><ul class=\"small\">";
   for (const Source& source : assessment.cited_sources) {
     out += fmt::format("<li><span class=\"rule\">{}</span>: {}{}</li>", Escape(source.id), Escape(source.citation),
@@ -181,6 +194,54 @@ h3{font-size:1rem;margin:.9rem 0 .2rem}.present{color:#8a0015;font-weight:600}
 )";
   }
   out += "</body></html>\n";
+  return out;
+}
+
+std::string RenderPatientHtml(const Assessment& assessment, const EngineInfo& engine) {
+  if (!assessment.next_steps) return {};
+  const PatientSummary& summary = assessment.next_steps->patient;
+  std::string emergency = summary.emergency;
+  if (!emergency.empty()) emergency[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(emergency[0])));
+  std::string out = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+                    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>Your depression care summary</title>\n";
+  out += R"(<style>
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:1.5rem auto;max-width:40rem;color:#1b1b1b;line-height:1.55;padding:0 1rem;font-size:1.05rem}
+h1{font-size:1.4rem}h2{font-size:1.15rem;margin-top:1.5rem}li{margin:.3rem 0}
+.crisis{border-left:6px solid #b00020;background:#fde8eb;padding:.7rem 1rem;border-radius:4px;font-weight:600}
+.note{color:#444;font-size:.9rem}
+@media print{.crisis{-webkit-print-color-adjust:exact;print-color-adjust:exact}}
+</style></head><body>
+)";
+  out += fmt::format("<h1>Your depression care summary</h1><p class=\"note\">{}</p>\n", FormatDate(assessment.as_of));
+  if (summary.suicide_alert) {
+    out += fmt::format("<p class=\"crisis\" role=\"alert\">{} {} {}. {}.</p>\n", Escape(summary.suicide_message), Escape(summary.crisis_intro),
+                       Escape(summary.crisis_line), Escape(emergency));
+  }
+  const bool other_critical = std::any_of(assessment.next_steps->alerts.begin(), assessment.next_steps->alerts.end(),
+                                          [](const Alert& alert) { return alert.finding.code != "suicide_risk"; });
+  if (other_critical) {
+    out += "<p class=\"crisis\">Important: your care team's assessment found something in your medicines that needs their attention soon. "
+           "Please contact them; do not stop any medicine on your own.</p>\n";
+  }
+  out += fmt::format("<p>{}</p><p>{}</p>\n", Escape(summary.intro), Escape(summary.status));
+  const auto list = [&out](const std::string& heading, const std::string& lead, const std::vector<std::string>& items) {
+    out += fmt::format("<h2>{}</h2>", Escape(heading));
+    if (!lead.empty()) out += fmt::format("<p>{}</p>", Escape(lead));
+    if (!items.empty()) {
+      out += "<ul>";
+      for (const std::string& item : items) out += fmt::format("<li>{}</li>", Escape(item));
+      out += "</ul>";
+    }
+    out += "\n";
+  };
+  list(summary.why_heading, summary.why_general, summary.why);
+  list(summary.options_heading, "", summary.options);
+  list(summary.questions_heading, "", summary.questions);
+  out += fmt::format("<p>{}</p>\n", Escape(summary.safety));
+  out += fmt::format("<h2>{}</h2><p class=\"crisis\">{} {}. {}.</p>\n", Escape(summary.crisis_heading), Escape(summary.crisis_intro),
+                     Escape(summary.crisis_line), Escape(emergency));
+  out += fmt::format("<p class=\"note\">Prepared by {} {} with knowledge base {}.</p>\n</body></html>\n",
+                     Escape(engine.name), Escape(engine.version), Escape(assessment.kb_version));
   return out;
 }
 

@@ -3,6 +3,7 @@
 #include "refract/core/report.h"
 
 #include "refract/core/interactions.h"
+#include "refract/core/next_steps.h"
 #include "refract/core/pgx.h"
 #include "refract/core/staging.h"
 
@@ -289,6 +290,14 @@ json AssessmentToJson(const Assessment& assessment, const EngineInfo& engine) {
     interactions = std::move(checked["interactions"]);
     regimen = json{{"checked", std::move(checked["checked"])}, {"unresolved", std::move(checked["unresolved"])}, {"notes", std::move(checked["notes"])}};
   }
+  // What next: drivers, options, monitoring and the patient summary; its findings join the others.
+  json next = json{{"drivers", json::array()}, {"options", json::array()}, {"monitoring", json::array()}, {"patient_summary", nullptr}};
+  json findings = Findings(assessment.findings);
+  if (assessment.next_steps) {
+    json evaluated = NextStepsToJson(*assessment.next_steps);
+    for (const char* key : {"drivers", "options", "monitoring", "patient_summary"}) next[key] = std::move(evaluated[key]);
+    for (auto& finding : evaluated["findings"]) findings.push_back(std::move(finding));
+  }
   return json{
       {"schema", "refract.assessment/v1"},
       {"engine", json{{"name", engine.name},
@@ -323,7 +332,11 @@ json AssessmentToJson(const Assessment& assessment, const EngineInfo& engine) {
       {"interactions", interactions},
       {"regimen", regimen},
       {"pgx", assessment.pgx ? PgxReportJson(*assessment.pgx) : json(nullptr)},
-      {"findings", Findings(assessment.findings)},
+      {"drivers", std::move(next["drivers"])},
+      {"options", std::move(next["options"])},
+      {"monitoring", std::move(next["monitoring"])},
+      {"patient_summary", std::move(next["patient_summary"])},
+      {"findings", std::move(findings)},
       {"sources", CitedSources(assessment.cited_sources)},
   };
 }

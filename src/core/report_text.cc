@@ -88,11 +88,26 @@ std::string RenderText(const Assessment& assessment, const EngineInfo& engine, b
   block("European (Souery)", EuropeanLine(assessment.european), assessment.european.explanation);
   block("Maudsley", MaudsleyLine(assessment.maudsley), assessment.maudsley.explanation);
   block("MGH", FormatNumber(assessment.mgh.score), assessment.mgh.explanation);
+  if (const auto next = WhatNextGroups(assessment); !next.empty()) {
+    out += "\n" + bold("WHAT NEXT") + "\n";
+    for (const MeasurementGroup& group : next) {
+      out += fmt::format("  {}\n", group.title);
+      for (const std::string& line : group.lines) out += fmt::format("     - {}\n", line);
+    }
+  }
   out += "\n" + bold("SOURCES") + "\n";
   for (const Source& source : assessment.cited_sources) {
     out += fmt::format("  {}: {}{}\n", source.id, source.citation, source.doi.empty() ? (source.url.empty() ? "" : " " + source.url) : " doi:" + source.doi);
   }
   out += "\nDecision support only: every verdict above names its rule; check it against the record before acting.\n";
+  return out;
+}
+
+std::string RenderPatientText(const Assessment& assessment, const EngineInfo& engine) {
+  if (!assessment.next_steps) return {};
+  std::string out = fmt::format("Your depression care summary, {}\n\n", FormatDate(assessment.as_of));
+  out += RenderNextStepsText(*assessment.next_steps, Audience::Patient);
+  out += fmt::format("\n(Prepared by {} {} with knowledge base {}.)\n", engine.name, engine.version, assessment.kb_version);
   return out;
 }
 

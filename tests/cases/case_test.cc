@@ -72,6 +72,9 @@ json RunCase(const json& input) {
   refract::EvaluateOptions options;
   options.as_of = *refract::ParseDate(input.at("as_of").get<std::string>());
   options.criteria_id = input.value("criteria", "");
+  // Drivers, options and monitoring are large: tests/unit/next_steps_test.cc checks them through each
+  // next_steps case's `expect_next_steps`; a case may still ask for them in its golden ("next_steps": true).
+  options.next_steps = input.value("next_steps", false);
   auto assessment = refract::Evaluate(kb, *patient, options);
   if (!assessment) return refract::ErrorToJson(assessment.error());
   json output = refract::AssessmentToJson(*assessment, refract::app::Engine());

@@ -190,7 +190,7 @@ def main():
             with open(os.path.join(args[0], slug + ".json"), "w", encoding="utf-8") as handle:
                 json.dump(case["patient"], handle, indent=2)
             golden = path[: -len(".in.json")] + ".out.json"
-            print("|".join([slug, case["as_of"], case.get("criteria", ""), golden]))
+            print("|".join([slug, case["as_of"], case.get("criteria", ""), "full" if case.get("next_steps") else "core", golden]))
         return 0
     if command == "error":  # error OUT.json LABEL: the CLI's stderr line for a golden error
         error = load(args[0])["error"]
@@ -504,7 +504,7 @@ check_error "impossible date 2026-02-30 exits 65 with its JSON pointer" 65 \
 
 echo "# every golden error case, through the command line"
 mkdir error-cases
-while IFS='|' read -r slug case_as_of case_criteria golden; do
+while IFS='|' read -r slug case_as_of case_criteria _sections golden; do
   want=$(jt error "$golden" "error-cases/$slug.json")
   criteria_args=()
   [ -z "$case_criteria" ] || criteria_args=(--criteria "$case_criteria")
@@ -681,6 +681,27 @@ check_error "drug sertralinne exits 65 with a suggestion" 65 \
   'refract: error: DRUG: unknown drug "sertralinne" (did you mean "sertraline"?)'
 
 # ---------------------------------------------------------------------------------------------
+echo "# --locale, --audience, and regimen safety, PGx and what next in assess"
+run assess "$EXAMPLE" --as-of "$AS_OF" --locale XX --format json
+check_error "an unknown --locale is refused with the known ones" 65 'refract: error: --locale: no crisis line for locale "XX" in the KB (known: US, CA)'
+run assess "$EXAMPLE" --as-of "$AS_OF" --audience patient --format json
+check_error "--audience patient with --format json is refused" 65 "refract: error: --audience: --audience patient writes text or html; the JSON always carries patient_summary"
+run assess "$EXAMPLE" --as-of "$AS_OF" --audience friend
+check_exit "--audience outside clinician|patient exits 2" 2
+run assess "$SRC/examples/older-adult-citalopram.json" --as-of "$AS_OF" --audience patient
+check_true "--audience patient writes the plain-language summary with questions and the crisis line" "$(head -c 400 out)" \
+  bash -c 'grep -q "Your depression care summary" out && grep -qi "question" out && grep -q "988" out && grep -qi "change any medicine on your own" out && ! grep -q "rule\." out'
+run assess "$SRC/examples/older-adult-citalopram.json" --as-of "$AS_OF" --audience patient --format html
+check_true "--audience patient --format html writes one HTML page with the crisis line" "$(head -c 300 out)" \
+  bash -c 'grep -q "<!DOCTYPE html>" out && grep -q "class=\"crisis\"" out && ! grep -q "<script" out'
+run assess "$SRC/examples/older-adult-citalopram.json" --as-of "$AS_OF" --format json
+check_json "assess JSON carries interactions, regimen, pgx, drivers, options, monitoring and patient_summary" out \
+  'd["interactions"] and d["regimen"]["checked"] and d["pgx"]["genes"] and d["drivers"] and d["options"] and d["monitoring"] is not None and d["patient_summary"]["crisis_line"]'
+run assess "$SRC/examples/older-adult-citalopram.json" --as-of "$AS_OF" --format text
+check_true "the clinician text has REGIMEN SAFETY, PHARMACOGENOMICS and WHAT NEXT sections" "$(grep -c . out) lines" \
+  bash -c 'grep -q "^REGIMEN SAFETY" out && grep -q "^PHARMACOGENOMICS" out && grep -q "^WHAT NEXT" out'
+
+# ---------------------------------------------------------------------------------------------
 echo "# every golden case, through the command line (one batch per as_of and criteria)"
 mkdir golden-in
 declare -A GROUP_FILES=()
@@ -689,16 +710,19 @@ case_inputs=()
 for case_in in "$SRC"/tests/cases/*/*.in.json; do
   [ "$(basename "$(dirname "$case_in")")" == "errors" ] || grep -q '"expect_error"' "$case_in" || case_inputs+=("$case_in")
 done
-while IFS='|' read -r slug case_as_of case_criteria golden; do
-  key="$case_as_of|${case_criteria:-criteria.atrq}"
+while IFS='|' read -r slug case_as_of case_criteria case_sections golden; do
+  key="$case_as_of|${case_criteria:-criteria.atrq}|$case_sections"
   GROUP_FILES[$key]="${GROUP_FILES[$key]:-} golden-in/$slug.json"
   GOLDEN_PAIRS+=("$slug=$golden")
 done < <(jt cases golden-in "${case_inputs[@]}")
 for key in $(printf '%s\n' "${!GROUP_FILES[@]}" | sort); do
   # shellcheck disable=SC2086 # the file list is split on purpose
-  run assess ${GROUP_FILES[$key]} --as-of "${key%%|*}" --criteria "${key#*|}" --format json --out-dir golden-out
+  IFS='|' read -r batch_as_of batch_criteria batch_sections <<<"$key"
+  batch_flags=()
+  [ "$batch_sections" == "full" ] || batch_flags=(--without-next-steps)
+  run assess ${GROUP_FILES[$key]} --as-of "$batch_as_of" --criteria "$batch_criteria" "${batch_flags[@]}" --format json --out-dir golden-out
   if [ "$RC" -ne 0 ]; then
-    fail "golden batch as_of ${key%%|*} criteria ${key#*|} exits 0" "exit $RC" "stderr: $(head -c 600 err)"
+    fail "golden batch as_of $batch_as_of criteria $batch_criteria ($batch_sections) exits 0" "exit $RC" "stderr: $(head -c 600 err)"
   fi
 done
 while IFS=$'\t' read -r verdict slug detail; do

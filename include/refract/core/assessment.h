@@ -16,6 +16,7 @@ namespace refract {
 
 struct InteractionReport;  // refract/core/interactions.h
 struct PgxReport;          // refract/core/pgx.h
+struct NextSteps;          // refract/core/next_steps.h
 
 /// One explained statement: what was found, and the KB rule and sources behind it.
 struct Finding {
@@ -325,6 +326,9 @@ struct Assessment {
   /// Genotypes, effective phenotypes after co-medication inhibitors, CPIC guidance and the ties to the
   /// trial history (null when the KB has no pharmacogenomic tables).
   std::shared_ptr<const PgxReport> pgx;
+  /// What next: drivers of non-response, options with eligibility, monitoring plans and the patient
+  /// summary (null when the KB has no next-steps tables, or when EvaluateOptions turned it off).
+  std::shared_ptr<const NextSteps> next_steps;
   std::vector<Finding> findings;
   /// Every source named anywhere in the assessment, sorted by id, with its citation.
   std::vector<Source> cited_sources;
@@ -338,6 +342,8 @@ struct EvaluateOptions {
   /// Check the regimen (interactions) and the genotypes (PGx). Population screening turns it off:
   /// it needs only adequacy, TRD status and staging.
   bool regimen_and_genotypes = true;
+  /// Evaluate drivers, options, monitoring and the patient summary (needs regimen_and_genotypes).
+  bool next_steps = true;
 };
 
 /// Assesses a parsed patient record against the KB on `options.as_of`.

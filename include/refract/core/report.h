@@ -35,6 +35,14 @@ struct HtmlChartScripts {
 /// As above, with the timeline chart (TimelineChartSpec) drawn offline by the inlined libraries.
 [[nodiscard]] std::string RenderHtml(const Assessment& assessment, const EngineInfo& engine, const HtmlChartScripts& scripts);
 
+/// The plain-language summary for the patient (what was found, why a medicine may have stopped
+/// working, options worth discussing, questions for the next appointment, the crisis line), with
+/// suicide-risk alerts first. Empty when the assessment has no next steps (KB without the tables).
+[[nodiscard]] std::string RenderPatientText(const Assessment& assessment, const EngineInfo& engine);
+
+/// The same summary as one self-contained, mobile-friendly, print-friendly HTML page.
+[[nodiscard]] std::string RenderPatientHtml(const Assessment& assessment, const EngineInfo& engine);
+
 /// The JSON body for an error ({"error": {"code", "message", "location"}}).
 [[nodiscard]] nlohmann::json ErrorToJson(const Error& error);
 
