@@ -205,6 +205,30 @@ void BM_Evaluate(benchmark::State& state) {
   });
 }
 
+// The TRD core only (trials, TRD status, staging, measurement): no regimen check, PGx or next steps,
+// as population screening runs it.
+void BM_EvaluateCore(benchmark::State& state) {
+  const Fixture& fx = *g_fixture;
+  refract::EvaluateOptions options = fx.options;
+  options.regimen_and_genotypes = false;
+  options.next_steps = false;
+  RunTimed(state, [&] {
+    auto assessment = refract::Evaluate(fx.kb, fx.record, options);
+    benchmark::DoNotOptimize(assessment);
+  });
+}
+
+// Everything but the next steps (what `assess --without-next-steps` computes).
+void BM_EvaluateWithoutNextSteps(benchmark::State& state) {
+  const Fixture& fx = *g_fixture;
+  refract::EvaluateOptions options = fx.options;
+  options.next_steps = false;
+  RunTimed(state, [&] {
+    auto assessment = refract::Evaluate(fx.kb, fx.record, options);
+    benchmark::DoNotOptimize(assessment);
+  });
+}
+
 // JSON already parsed: schema validation and reading the record, then Evaluate.
 void BM_ParseAndEvaluate(benchmark::State& state) {
   const Fixture& fx = *g_fixture;
@@ -258,6 +282,8 @@ void Register() {
         ->ComputeStatistics("p90", P90)
         ->Unit(benchmark::kMicrosecond);
   };
+  configure(benchmark::RegisterBenchmark("BM_EvaluateCore", BM_EvaluateCore));
+  configure(benchmark::RegisterBenchmark("BM_EvaluateWithoutNextSteps", BM_EvaluateWithoutNextSteps));
   configure(benchmark::RegisterBenchmark("BM_Evaluate", BM_Evaluate));
   configure(benchmark::RegisterBenchmark("BM_ParseAndEvaluate", BM_ParseAndEvaluate));
   configure(benchmark::RegisterBenchmark("BM_FullAssessToJson", BM_FullAssessToJson));

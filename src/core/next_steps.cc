@@ -969,17 +969,24 @@ class Evaluator {
       reason(OptionStatus::Conditional, "tolerance", fmt::format("{} (lost from {})", text, FormatDate(loss.loss_from)), kn_.rules_id, kn_.tolerance.sources);
     }
     // Interactions: a switch stops the current antidepressants the day before; an addition keeps them.
-    Regimen regimen = regimen_;
-    if (option.action == "switch") {
-      for (RegimenEntry& entry : regimen.entries) {
-        if (entry.drug == nullptr || entry.drug->counts_as != CountsAs::Antidepressant || entry.origin.rfind("medications", 0) != 0) continue;
-        if (entry.end && *entry.end < as_of_) continue;
-        entry.ongoing = false;
-        entry.end = AddDays(as_of_, -1);
+    // The same drug is often a candidate of several options with the same action (a switch within the
+    // class and a switch to an SNRI): its regimen check is made once.
+    const std::string memo_key = option.action + "|" + drug.id;
+    auto memo = checked_additions_.find(memo_key);
+    if (memo == checked_additions_.end()) {
+      Regimen regimen = regimen_;
+      if (option.action == "switch") {
+        for (RegimenEntry& entry : regimen.entries) {
+          if (entry.drug == nullptr || entry.drug->counts_as != CountsAs::Antidepressant || entry.origin.rfind("medications", 0) != 0) continue;
+          if (entry.end && *entry.end < as_of_) continue;
+          entry.ongoing = false;
+          entry.end = AddDays(as_of_, -1);
+        }
       }
+      AddProposed(regimen, drug, drug.inn, std::nullopt);
+      memo = checked_additions_.emplace(memo_key, CheckRegimen(kn_.interactions, regimen, as_of_)).first;
     }
-    AddProposed(regimen, drug, drug.inn, std::nullopt);
-    const InteractionReport report = CheckRegimen(kn_.interactions, regimen, as_of_);
+    const InteractionReport& report = memo->second;
     for (const InteractionFinding& finding : report.findings) {
       const bool involves = std::any_of(finding.drugs.begin(), finding.drugs.end(), [&drug](const InvolvedDrug& involved) { return involved.proposed && involved.drug_id == drug.id; });
       if (!involves) continue;
@@ -1383,6 +1390,7 @@ class Evaluator {
   bool bipolar_ = false;
   std::vector<const TrialAssessment*> current_ad_;
   Regimen regimen_;
+  mutable std::map<std::string, InteractionReport> checked_additions_;  ///< By "action|drug id".
   InteractionReport baseline_;
   std::optional<PgxReport> pgx_;
   const std::vector<DriverResult>* drivers_ = nullptr;
