@@ -2,6 +2,10 @@
 .PHONY: deps build demo test test-release test-asan layering bench clean
 
 JOBS ?= $(shell nproc)
+# ccache (used when installed) keys objects by paths relative to the checkout, so a fresh clone in
+# another folder (CI) reuses what an earlier build on the same machine compiled.
+export CCACHE_BASEDIR ?= $(CURDIR)
+export CCACHE_NOHASHDIR ?= 1
 DEMO_AS_OF ?= 2026-11-22
 DEMO_PORT ?= 8080
 

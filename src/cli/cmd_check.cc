@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // `refract check`: interactions of a regimen (what if I add a drug?); `refract naranjo`: ADR causality.
+#include <algorithm>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -10,6 +12,7 @@
 #include "commands.h"
 #include "refract/app/app.h"
 #include "refract/core/interactions.h"
+#include "refract/core/mbc.h"
 #include "refract/core/naranjo.h"
 
 namespace refract::cli {
@@ -54,6 +57,42 @@ nlohmann::json EngineJson(const KnowledgeBase& kb) {
 
 bool WantsJson(const std::string& format) { return format == "json" || (format.empty() && !StdoutIsTerminal()); }
 
+// What leads the output, as in `assess`: the record's suicide-risk signals first, then the regimen's
+// contraindicated and major findings.
+std::vector<Alert> CheckAlerts(const KnowledgeBase& kb, const PatientRecord* patient, const InteractionReport& report, Date as_of) {
+  std::vector<Alert> alerts;
+  if (patient != nullptr) {
+    const MbcContext context = PrepareMeasurement(kb, *patient, as_of);
+    Assessment assessment;
+    assessment.as_of = as_of;
+    for (Alert& alert : MeasurementAlerts(context, assessment, "", patient->episode_start)) {
+      if (alert.finding.code.rfind("suicide", 0) == 0) alerts.push_back(std::move(alert));
+    }
+  }
+  for (Alert& alert : InteractionAlerts(report)) alerts.push_back(std::move(alert));
+  std::stable_sort(alerts.begin(), alerts.end(), [](const Alert& left, const Alert& right) { return left.severity < right.severity; });
+  return alerts;
+}
+
+nlohmann::json AlertsJson(const std::vector<Alert>& alerts) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const Alert& alert : alerts) {
+    out.push_back(nlohmann::json{{"severity", AlertSeverityName(alert.severity)}, {"code", alert.finding.code}, {"message", alert.finding.message},
+                                 {"rule", alert.finding.rule}, {"sources", alert.finding.sources}});
+  }
+  return out;
+}
+
+std::string AlertsText(const std::vector<Alert>& alerts) {
+  if (alerts.empty()) return {};
+  std::string out = "ALERTS\n";
+  for (const Alert& alert : alerts) {
+    out += fmt::format("  [{}] {}\n      rule {}; sources {}\n", AlertSeverityName(alert.severity), alert.finding.message,
+                       alert.finding.rule.empty() ? std::string("-") : alert.finding.rule, fmt::join(alert.finding.sources, ", "));
+  }
+  return out + "\n";
+}
+
 int RunCheck(const CheckArgs& args, bool dose_given) {
   if (args.drugs.empty() && args.with.empty() && args.adding.empty()) {
     std::cerr << "refract: error: give drugs, --with PATIENT.json or --adding DRUG\n";
@@ -66,9 +105,11 @@ int RunCheck(const CheckArgs& args, bool dose_given) {
   auto knowledge = LoadInteractionKnowledge(*kb);
   if (!knowledge) return Report(knowledge.error());
   Regimen regimen;
+  std::optional<PatientRecord> patient;
   if (!args.with.empty()) {
-    auto patient = ReadPatient(*kb, args.with);
-    if (!patient) return Report(patient.error());
+    auto read = ReadPatient(*kb, args.with);
+    if (!read) return Report(read.error());
+    patient = std::move(*read);
     regimen = RegimenFromPatient(*kb, *patient, *as_of);
   }
   Regimen listed = RegimenFromNames(*kb, args.drugs);
@@ -81,13 +122,15 @@ int RunCheck(const CheckArgs& args, bool dose_given) {
     return Report(Error{ErrorCode::InvalidInput, "--dose needs --adding (the dose of the proposed drug)", "--dose"});
   }
   const InteractionReport report = CheckRegimen(*knowledge, regimen, *as_of);
+  const std::vector<Alert> alerts = CheckAlerts(*kb, patient ? &*patient : nullptr, report, *as_of);
   if (WantsJson(args.format)) {
     nlohmann::json out = InteractionsToJson(*knowledge, report);
+    out["alerts"] = AlertsJson(alerts);
     out["engine"] = EngineJson(*kb);
     std::cout << out.dump(2) << "\n";
     return 0;
   }
-  std::cout << RenderInteractionsText(report);
+  std::cout << AlertsText(alerts) << RenderInteractionsText(report);
   std::cout << fmt::format("\n{} {}; kb_version {} {} ({})\n", app::Engine().name, app::Engine().version, kb->version(), kb->digest(), kb->origin());
   return 0;
 }

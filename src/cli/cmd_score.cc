@@ -64,7 +64,7 @@ int RunScore(const ScoreArgs& args) {
   patient.id = "score";
   patient.sex = args.sex;
   patient.scales.push_back(ScaleAdministration{0, scale->id, date, items, std::nullopt, ""});
-  const MbcContext context = PrepareMeasurement(*kb, patient);
+  const MbcContext context = PrepareMeasurement(*kb, patient, date);
   Assessment assessment;
   assessment.as_of = date;
   const std::vector<Alert> alerts = MeasurementAlerts(context, assessment, args.locale, std::nullopt);

@@ -124,7 +124,7 @@ class Evaluator {
         locale_(std::move(locale)),
         regimen_and_genotypes_(regimen_and_genotypes),
         next_steps_(next_steps && regimen_and_genotypes),
-        mbc_(PrepareMeasurement(kb, patient)) {}
+        mbc_(PrepareMeasurement(kb, patient, as_of)) {}
 
   Result<Assessment> Run() {
     Assessment out;

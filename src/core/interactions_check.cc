@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "refract/core/pgx.h"
 #include "refract/core/text.h"
 
 namespace refract {
@@ -57,7 +58,21 @@ Regimen RegimenFromPatient(const KnowledgeBase& kb, const PatientRecord& patient
   }
   facts.labs = patient.labs;
   facts.vitals = patient.vitals;
+  // The rules read the phenotype the PGx module derives (CPIC rules from a diplotype or activity
+  // score win over a recorded phenotype), so the regimen check and the PGx section always agree.
+  const PgxKnowledge* pgx = nullptr;
+  if (!kb.FilesOfKind("pgx_gene").empty()) {
+    const auto& knowledge = kb.Derived<Result<PgxKnowledge>>(&LoadPgxKnowledge);
+    if (knowledge) pgx = &*knowledge;
+  }
   for (const GenotypeEntry& genotype : patient.genotypes) {
+    if (pgx != nullptr) {
+      const auto interpreted = InterpretGenotype(*pgx, genotype, "");
+      if (interpreted && interpreted->phenotype && *interpreted->phenotype != Phenotype::Indeterminate) {
+        facts.phenotypes.emplace_back(interpreted->gene, std::string(PhenotypeKey(*interpreted->phenotype)));
+        continue;
+      }
+    }
     if (!genotype.phenotype.empty()) facts.phenotypes.emplace_back(genotype.gene, genotype.phenotype);
   }
   return regimen;
@@ -514,6 +529,7 @@ class Checker {
                  cap.evidence, cap.sources);
         finding.drugs = {Involved(item)};
         finding.factors = reasons;
+        finding.limit_mg_per_day = limit;
         const std::string why = reasons.empty() ? std::string() : fmt::format(" ({})", fmt::join(reasons, "; "));
         finding.message = above ? fmt::format("{} {} mg/day is above the {} mg/day maximum for this patient{}", item.drug->inn, FormatNumber(*dose),
                                               FormatNumber(limit), why)

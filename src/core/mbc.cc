@@ -652,11 +652,21 @@ std::vector<Error> CheckMeasurementKnowledge(const KnowledgeBase& kb) {
   return errors;
 }
 
-MbcContext PrepareMeasurement(const KnowledgeBase& kb, const PatientRecord& patient) {
+MbcContext PrepareMeasurement(const KnowledgeBase& kb, const PatientRecord& patient, Date as_of) {
   MbcContext context;
   if (patient.scales.empty() && patient.daily_log.empty()) return context;
   std::vector<const ScaleAdministration*> ordered;
-  for (const ScaleAdministration& administration : patient.scales) ordered.push_back(&administration);
+  for (const ScaleAdministration& administration : patient.scales) {
+    // An answer dated after the assessment date was not known on it: it neither raises nor clears an alert.
+    if (administration.date > as_of) {
+      context.findings.push_back(Finding{"scale_after_as_of",
+                                         fmt::format("scales[{}] ({}) is dated {}, after the assessment date {}: not used", administration.input_index,
+                                                     administration.scale, FormatDate(administration.date), FormatDate(as_of)),
+                                         "", {}});
+      continue;
+    }
+    ordered.push_back(&administration);
+  }
   std::stable_sort(ordered.begin(), ordered.end(), [](const ScaleAdministration* left, const ScaleAdministration* right) { return left->date < right->date; });
   std::map<std::string, std::string, std::less<>> id_by_name;
   for (const ScaleAdministration* administration : ordered) {
@@ -805,24 +815,50 @@ std::vector<Alert> MeasurementAlerts(const MbcContext& context, const Assessment
       if (candidate.locale == chosen) line = &candidate;
     }
   }
-  // The latest administration of each scale decides; an earlier positive answer that a later one
-  // contradicts is still shown, as a warning.
+  // For each safety item, the latest administration that answered it decides: a later one that
+  // left the item unanswered (a total only, a blank item) neither clears nor softens a positive
+  // answer. An earlier positive answer that a later answer contradicts is still shown, as a warning.
   std::map<std::string, std::size_t> latest;
-  for (std::size_t result_idx = 0; result_idx < context.results.size(); ++result_idx) latest[context.results[result_idx].scale_id] = result_idx;
+  std::map<std::pair<std::string, std::size_t>, std::size_t> latest_answered;
+  for (std::size_t result_idx = 0; result_idx < context.results.size(); ++result_idx) {
+    const ScaleResult& result = context.results[result_idx];
+    latest[result.scale_id] = result_idx;
+    const std::vector<SafetyItemResult>& safety = context.scores[result_idx].safety;
+    for (std::size_t safety_idx = 0; safety_idx < safety.size(); ++safety_idx) {
+      if (safety[safety_idx].state != Truth::Unknown) latest_answered[{result.scale_id, safety_idx}] = result_idx;
+    }
+  }
   for (std::size_t result_idx = 0; result_idx < context.results.size(); ++result_idx) {
     const ScaleResult& result = context.results[result_idx];
     const ScaleScore& score = context.scores[result_idx];
     const ScaleDefinition& scale = context.scales.find(result.scale_id)->second;
     const bool is_latest = latest[result.scale_id] == result_idx;
-    const long age = DaysBetween(result.date, assessment.as_of);
-    for (const SafetyItemResult& safety : score.safety) {
+    const auto when_text = [&assessment](Date date) {
+      const long days = DaysBetween(date, assessment.as_of);
+      return days == 0 ? fmt::format("on {} (the assessment date)", FormatDate(date))
+                       : fmt::format("on {} ({} day{} before the assessment date)", FormatDate(date), days, days == 1 ? "" : "s");
+    };
+    for (std::size_t safety_idx = 0; safety_idx < score.safety.size(); ++safety_idx) {
+      const SafetyItemResult& safety = score.safety[safety_idx];
+      const auto answered = latest_answered.find({result.scale_id, safety_idx});
+      const std::size_t decisive = answered != latest_answered.end() ? answered->second : result_idx;
+      if (is_latest && safety.state == Truth::Unknown && safety.rule->severity == "critical" &&
+          (answered == latest_answered.end() || context.scores[decisive].safety[safety_idx].state != Truth::True)) {
+        // Nothing positive stands for this item, and the latest administration did not ask it.
+        others.push_back(Alert{AlertSeverity::Warning,
+                               Finding{"suicide_item_not_recorded",
+                                       fmt::format("{} was not recorded {}, the latest {}: ask the patient about it", safety.rule->what,
+                                                   when_text(result.date), scale.short_name),
+                                       scale.id, safety.rule->sources}});
+      }
       if (safety.state != Truth::True) continue;
-      const std::string when = age == 0 ? fmt::format("on {} (the assessment date)", FormatDate(result.date))
-                                        : fmt::format("on {} ({} day{} before the assessment date)", FormatDate(result.date), age, age == 1 ? "" : "s");
-      if (!is_latest) {
+      const std::string when = when_text(result.date);
+      if (decisive != result_idx) {
         // Earlier answers from before the current episode are history, not a current signal.
         if (assessment_episode_start && result.date < *assessment_episode_start) continue;
-        const ScaleResult& newer = context.results[latest[result.scale_id]];
+        const ScaleResult& newer = context.results[decisive];
+        // A later positive answer raises its own alert.
+        if (context.scores[decisive].safety[safety_idx].state == Truth::True) continue;
         others.push_back(Alert{AlertSeverity::Warning,
                                Finding{"suicide_item_positive_earlier",
                                        fmt::format("{}: {} {}; the latest {} on {} does not repeat it: confirm with the patient that the risk has passed",
@@ -837,6 +873,11 @@ std::vector<Alert> MeasurementAlerts(const MbcContext& context, const Assessment
         continue;
       }
       std::string message = fmt::format("SUICIDE RISK: {}: {} {}, the latest {}", safety.rule->what, safety.answer, when, scale.short_name);
+      if (!is_latest) {
+        const ScaleResult& newer = context.results[latest[result.scale_id]];
+        message = fmt::format("SUICIDE RISK: {}: {} {}, the latest {} that answered it (the {} on {} did not record it)", safety.rule->what,
+                              safety.answer, when, scale.short_name, scale.short_name, FormatDate(newer.date));
+      }
       if (!score.risk_tier.empty()) message += fmt::format(" (risk tier: {})", score.risk_tier);
       std::vector<std::string> sources = safety.rule->sources;
       std::string rule = scale.id;

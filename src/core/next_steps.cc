@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <limits>
 #include <map>
 #include <set>
 #include <tuple>
@@ -109,6 +110,7 @@ NextStepClause ParseClause(const json& node) {
   clause.min_severity = Str(node, "min_severity");
   clause.text = Str(node, "text");
   clause.deviation = Str(node, "deviation");
+  clause.confirm = Str(node, "confirm");
   clause.kinds = Strings(node, "kinds");
   clause.statuses = Strings(node, "statuses");
   clause.values = Strings(node, "values");
@@ -1025,6 +1027,22 @@ class Evaluator {
         continue;
       }
       const std::optional<double> maximum = trial->drug != nullptr ? trial->drug->max_dose_mg_per_day : std::nullopt;
+      // The patient's own maximum (dose caps for age, genotype, liver disease, co-medication) may be
+      // below the label's: ask the regimen check what a higher dose of this course would meet.
+      if (const InteractionFinding* cap = PatientDoseCap(*trial)) {
+        if (*dose >= *cap->limit_mg_per_day) {
+          AddReason(result, OptionStatus::NotEligible, "at_patient_maximum",
+                    fmt::format("{} {} mg/day is at the maximum for this patient, {} mg/day ({})", DrugName(trial->drug), FormatNumber(*dose),
+                                FormatNumber(*cap->limit_mg_per_day), fmt::join(cap->factors, "; ")),
+                    cap->rule, cap->sources);
+          continue;
+        }
+        result.reasons.push_back(Finding{"dose_room",
+                                         fmt::format("{} now {} mg/day (maximum for this patient {} mg/day: {})", DrugName(trial->drug), FormatNumber(*dose),
+                                                     FormatNumber(*cap->limit_mg_per_day), fmt::join(cap->factors, "; ")),
+                                         cap->rule, cap->sources});
+        continue;
+      }
       if (maximum && *dose >= *maximum) {
         AddReason(result, OptionStatus::NotEligible, "at_maximum", fmt::format("{} {} mg/day is at the labelled maximum {} mg/day", DrugName(trial->drug), FormatNumber(*dose), FormatNumber(*maximum)), option.id,
                   trial->drug->max_dose_sources);
@@ -1033,6 +1051,31 @@ class Evaluator {
       const std::string room = maximum ? fmt::format(" (labelled maximum {} mg/day)", FormatNumber(*maximum)) : std::string();
       result.reasons.push_back(Finding{"dose_room", fmt::format("{} now {} mg/day{}", DrugName(trial->drug), FormatNumber(*dose), room), option.id, trial->drug != nullptr ? trial->drug->max_dose_sources : option.sources});
     }
+  }
+
+  // The dose-cap finding a course would meet at any higher dose, when a cap for this patient lies
+  // below the drug's labelled maximum; null when none does.
+  const InteractionFinding* PatientDoseCap(const TrialAssessment& trial) const {
+    if (trial.drug == nullptr) return nullptr;
+    const std::string origin = fmt::format("medications[{}]", trial.input_index);
+    Regimen raised = regimen_;
+    bool found = false;
+    for (RegimenEntry& entry : raised.entries) {
+      if (entry.origin != origin) continue;
+      entry.mg_per_day = std::numeric_limits<double>::max();
+      found = true;
+    }
+    if (!found) return nullptr;
+    auto [memo, inserted] = dose_caps_.try_emplace(origin);
+    if (inserted) memo->second = CheckRegimen(kn_.interactions, raised, as_of_);
+    const std::optional<double> maximum = trial.drug->max_dose_mg_per_day;
+    for (const InteractionFinding& finding : memo->second.findings) {
+      if (finding.code != "dose_cap" || !finding.limit_mg_per_day || finding.factors.empty()) continue;
+      if (finding.drugs.empty() || finding.drugs.front().origin != origin) continue;
+      if (maximum && *finding.limit_mg_per_day >= *maximum) continue;
+      return &finding;
+    }
+    return nullptr;
   }
 
   void AlreadyTriedNonDrug(const OptionDefinition& option, OptionResult& result) const {
@@ -1106,6 +1149,7 @@ class Evaluator {
     for (const IndicationRequirement& group : option.indication) {
       Tri overall = Tri::No;
       std::vector<std::string> details;
+      const NextStepClause* held_by = nullptr;
       for (const NextStepClause& clause : group.any_of) {
         std::string detail;
         const Tri value = EvaluateClause(clause, detail);
@@ -1113,6 +1157,7 @@ class Evaluator {
         if (value == Tri::Yes) {
           overall = Tri::Yes;
           details = {detail};
+          held_by = &clause;
           break;
         }
         if (value == Tri::Unknown) overall = Tri::Unknown;
@@ -1121,6 +1166,9 @@ class Evaluator {
       for (const std::string& detail : details) joined += (joined.empty() ? "" : "; ") + detail;
       if (overall == Tri::Yes) {
         result.reasons.push_back(Finding{"indication_met", joined.empty() ? fmt::format("indication met: {}", group.text) : fmt::format("indication met: {} ({})", group.text, joined), option.id, option.indication_sources});
+        if (held_by != nullptr && !held_by->confirm.empty()) {
+          AddReason(result, OptionStatus::Conditional, "indication_confirm", fmt::format("indication met only by {}: {}", joined, held_by->confirm), option.id, option.indication_sources);
+        }
       } else if (overall == Tri::Unknown) {
         AddReason(result, OptionStatus::Deferred, "indication_undecided", fmt::format("cannot tell yet: {} ({})", group.text, joined), option.id, option.indication_sources);
       } else {
@@ -1334,7 +1382,9 @@ class Evaluator {
         summary.status = fill(PatientText("trd_meets"), failed_current_);
         break;
       case TrdStatus::DoesNotMeet:
-        summary.status = fill(PatientText("trd_not_yet"), failed_current_);
+        summary.status = failed_current_ == 0   ? PatientText("trd_not_yet_none")
+                         : failed_current_ == 1 ? PatientText("trd_not_yet_one")
+                                                : fill(PatientText("trd_not_yet"), failed_current_);
         break;
       case TrdStatus::Indeterminate:
         summary.status = PatientText("trd_unknown");
@@ -1391,6 +1441,7 @@ class Evaluator {
   std::vector<const TrialAssessment*> current_ad_;
   Regimen regimen_;
   mutable std::map<std::string, InteractionReport> checked_additions_;  ///< By "action|drug id".
+  mutable std::map<std::string, InteractionReport> dose_caps_;          ///< By course origin, with the dose raised.
   InteractionReport baseline_;
   std::optional<PgxReport> pgx_;
   const std::vector<DriverResult>* drivers_ = nullptr;

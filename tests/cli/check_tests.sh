@@ -42,6 +42,25 @@ run check --with "$WORK/patient.json" --adding tranylcypromine --as-of 2026-11-2
 if [ "$RC" -eq 0 ] && grep -q "tranylcypromine cannot start before 2026-12-03 (35 days after the last dose of fluoxetine on 2026-10-29)" "$WORK/out" \
    && grep -q "^NOT CHECKED  unknown drug \"ashwagandha\"" "$WORK/out"; then pass "check: text names the date and the unchecked drug"; else fail "check: text" "$(head -c 600 "$WORK/out")"; fi
 
+run check --with "$WORK/patient.json" --adding tranylcypromine --as-of 2026-11-22 --format json
+json_check "check: the washout contraindication leads as a critical alert" "j['alerts'][0]['severity'] == 'critical' and j['alerts'][0]['rule'] == 'rule.ddi.maoi_washout'"
+
+cat >"$WORK/suicidal.json" <<'JSON'
+{"schema": "refract.patient/v1", "id": "check-suicide",
+ "medications": [{"drug": "sertraline", "start": "2026-06-01", "ongoing": true, "doses": [{"from": "2026-06-01", "mg_per_day": 100}]}],
+ "scales": [{"scale": "phq9", "date": "2026-11-20", "items": [2, 2, 2, 2, 1, 1, 1, 1, 2]}]}
+JSON
+run check --with "$WORK/suicidal.json" --adding tranylcypromine --as-of 2026-11-22 --format json
+json_check "check --with: the record's suicide-risk alert leads, before the contraindicated combination" "[a['code'] for a in j['alerts']][:2] == ['suicide_risk', 'interaction_contraindicated'] and '988' in j['alerts'][0]['message']"
+run check --with "$WORK/suicidal.json" --as-of 2026-11-22 --format text
+if [ "$RC" -eq 0 ] && [ "$(head -n 1 "$WORK/out")" == "ALERTS" ] && sed -n 2p "$WORK/out" | grep -q "^  \[critical\] SUICIDE RISK: PHQ-9 item 9"; then
+  pass "check --with: text starts with ALERTS and the suicide-risk alert"
+else
+  fail "check --with: text alerts first" "$(head -c 400 "$WORK/out")"
+fi
+run check sertraline --as-of 2026-11-22 --format json
+json_check "check: no alert for a regimen without findings" "j['alerts'] == []"
+
 run check lithium ibuprofen --adding Zoloft --dose 50 --as-of 2026-11-22 --format json
 json_check "check: what-if adding sertraline to lithium and ibuprofen" "sorted(f['rule'] for f in j['interactions']) == ['rule.ddi.bleeding_nsaid', 'rule.ddi.lithium_raiser_major', 'rule.ddi.sri_moderate_partner'] and [d['mg_per_day'] for d in j['checked'] if d['proposed']] == [50]"
 

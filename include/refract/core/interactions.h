@@ -375,6 +375,7 @@ struct InteractionFinding {
   std::vector<std::string> factors;  ///< Patient or regimen facts that raised the severity or lowered a cap.
   std::vector<std::string> notes;
   std::vector<std::string> sources;
+  std::optional<double> limit_mg_per_day;  ///< dose_cap findings: the maximum for this patient.
 };
 
 /// A name the KB does not know: its interactions were not checked.

@@ -97,8 +97,9 @@ struct MbcContext {
 };
 
 /// Scores every administration of the record. A scale name the KB does not know (possible only for
-/// records that did not pass PatientParser) is skipped with a finding, never guessed.
-[[nodiscard]] MbcContext PrepareMeasurement(const KnowledgeBase& kb, const PatientRecord& patient);
+/// records that did not pass PatientParser) is skipped with a finding, never guessed. An
+/// administration dated after `as_of` is skipped with a finding: it was not known on that date.
+[[nodiscard]] MbcContext PrepareMeasurement(const KnowledgeBase& kb, const PatientRecord& patient, Date as_of);
 
 /// The trajectories of one trial on every depression scale with totals, from the last total on or
 /// before `anchor` (the start of the trial's counting window) to `last_day` (its end, or as_of when

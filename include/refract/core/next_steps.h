@@ -53,6 +53,7 @@ struct NextStepClause {
   std::string min_severity;
   std::string text;
   std::string deviation;
+  std::string confirm;  ///< Indication clauses: what the clinician must confirm when only this clause holds.
   std::vector<std::string> kinds;
   std::vector<std::string> statuses;
   std::vector<std::string> values;
