@@ -119,17 +119,52 @@ std::size_t EditDistance(std::string_view left, std::string_view right) {
   return previous[right.size()];
 }
 
+namespace {
+
+// The edit distance when it is at most `bound`, else bound + 1; stops as soon as every entry of a
+// row exceeds the bound. `previous` and `current` are reused buffers.
+std::size_t BoundedEditDistance(std::string_view left, std::string_view right, std::size_t bound, std::vector<std::size_t>& previous,
+                                std::vector<std::size_t>& current) {
+  const std::size_t gap = left.size() > right.size() ? left.size() - right.size() : right.size() - left.size();
+  if (gap > bound) return bound + 1;
+  previous.resize(right.size() + 1);
+  current.resize(right.size() + 1);
+  for (std::size_t col = 0; col <= right.size(); ++col) previous[col] = col;
+  for (std::size_t row = 1; row <= left.size(); ++row) {
+    current[0] = row;
+    std::size_t row_minimum = current[0];
+    for (std::size_t col = 1; col <= right.size(); ++col) {
+      const std::size_t substitution = previous[col - 1] + (left[row - 1] == right[col - 1] ? 0 : 1);
+      current[col] = std::min({previous[col] + 1, current[col - 1] + 1, substitution});
+      row_minimum = std::min(row_minimum, current[col]);
+    }
+    if (row_minimum > bound) return bound + 1;
+    std::swap(previous, current);
+  }
+  return std::min(previous[right.size()], bound + 1);
+}
+
+}  // namespace
+
 std::optional<std::string> Suggest(std::string_view word, std::span<const std::string> candidates) {
   const std::string needle = NormalizeName(word);
   // Allow about one edit per four letters, at least one and at most four.
   const std::size_t limit = std::clamp<std::size_t>(needle.size() / 4, 1, 4);
   std::optional<std::string> best;
   std::size_t best_distance = limit + 1;
+  std::vector<std::size_t> previous;
+  std::vector<std::size_t> current;
   for (const std::string& candidate : candidates) {
-    const std::size_t distance = EditDistance(needle, NormalizeName(candidate));
+    // Normalising never lengthens a name: a candidate already too long or short by more than the
+    // best distance so far cannot win, and is skipped before it is normalised.
+    if (candidate.size() + best_distance <= needle.size()) continue;
+    const std::string normalized = NormalizeName(candidate);
+    // Only a strictly smaller distance replaces the best, as in a full search in candidate order.
+    const std::size_t distance = BoundedEditDistance(needle, normalized, best_distance - 1, previous, current);
     if (distance < best_distance) {
       best_distance = distance;
       best = candidate;
+      if (best_distance == 0) break;
     }
   }
   return best;

@@ -135,8 +135,8 @@ bool Contains(const std::vector<std::string>& list, std::string_view value) {
 
 class Checker {
  public:
-  Checker(const InteractionKnowledge& knowledge, const Regimen& regimen, Date as_of)
-      : knowledge_(knowledge), regimen_(regimen), as_of_(as_of) {}
+  Checker(const InteractionKnowledge& knowledge, const Regimen& regimen, Date as_of, CheckScope scope)
+      : knowledge_(knowledge), regimen_(regimen), as_of_(as_of), proposed_only_(scope == CheckScope::ProposedOnly) {}
 
   InteractionReport Run() {
     report_.as_of = as_of_;
@@ -145,7 +145,7 @@ class Checker {
       for (std::size_t second_idx = first_idx + 1; second_idx < items_.size(); ++second_idx) {
         const Item& first = items_[first_idx];
         const Item& second = items_[second_idx];
-        if (first.drug == second.drug) continue;
+        if (first.drug == second.drug || !InScope(first, second)) continue;
         for (const PairRule& rule : knowledge_.pair_rules()) CheckPair(rule, first, second);
       }
     }
@@ -158,6 +158,11 @@ class Checker {
   }
 
  private:
+  // With CheckScope::ProposedOnly, only findings that name a proposed drug are worked out.
+  bool InScope(const Item& first, const Item& second) const {
+    return !proposed_only_ || first.entry->proposed || second.entry->proposed;
+  }
+
   void BuildItems() {
     for (const RegimenEntry& entry : regimen_.entries) {
       if (entry.drug == nullptr) {
@@ -382,7 +387,7 @@ class Checker {
             if (cause.drug != perpetrator.drug && ListsDrug(induction ? enzyme.inducers : enzyme.inhibitors, *cause.drug)) continue;
             for (const EnzymeSubstrate& substrate : enzyme.substrates) {
               for (const Item& victim : items_) {
-                if (victim.drug != substrate.drug || !victim.active || victim.drug == cause.drug) continue;
+                if (victim.drug != substrate.drug || !victim.active || victim.drug == cause.drug || !InScope(cause, victim)) continue;
                 GradePk(matrix, enzyme, induction, perpetrator, cause, substrate, victim);
               }
             }
@@ -482,7 +487,7 @@ class Checker {
   void CheckPatientRules() {
     for (const PatientRule& rule : knowledge_.patient_rules()) {
       for (const Item& item : items_) {
-        if (!item.active || !Matches(rule.drug, item)) continue;
+        if (!item.active || !InScope(item, item) || !Matches(rule.drug, item)) continue;
         std::vector<std::string> reasons;
         bool all = true;
         for (const RiskFactor& factor : rule.all_of) {
@@ -507,7 +512,7 @@ class Checker {
   void CheckDoseCaps() {
     for (const DoseCap& cap : knowledge_.dose_caps()) {
       for (const Item& item : items_) {
-        if (!item.active || item.drug != cap.drug) continue;
+        if (!item.active || item.drug != cap.drug || !InScope(item, item)) continue;
         double limit = cap.max_mg_per_day;
         std::vector<std::string> reasons;
         for (const DoseCap::Reduced& reduced : cap.reduced) {
@@ -643,14 +648,15 @@ class Checker {
   const InteractionKnowledge& knowledge_;
   const Regimen& regimen_;
   Date as_of_;
+  bool proposed_only_ = false;
   std::vector<Item> items_;
   InteractionReport report_;
 };
 
 }  // namespace
 
-InteractionReport CheckRegimen(const InteractionKnowledge& knowledge, const Regimen& regimen, Date as_of) {
-  return Checker(knowledge, regimen, as_of).Run();
+InteractionReport CheckRegimen(const InteractionKnowledge& knowledge, const Regimen& regimen, Date as_of, CheckScope scope) {
+  return Checker(knowledge, regimen, as_of, scope).Run();
 }
 
 }  // namespace refract

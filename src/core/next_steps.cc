@@ -986,7 +986,7 @@ class Evaluator {
         }
       }
       AddProposed(regimen, drug, drug.inn, std::nullopt);
-      memo = checked_additions_.emplace(memo_key, CheckRegimen(kn_.interactions, regimen, as_of_)).first;
+      memo = checked_additions_.emplace(memo_key, CheckRegimen(kn_.interactions, regimen, as_of_, CheckScope::ProposedOnly)).first;
     }
     const InteractionReport& report = memo->second;
     for (const InteractionFinding& finding : report.findings) {

@@ -400,7 +400,13 @@ struct InteractionReport {
 /// Pure and deterministic. Current combinations are reported at every severity; combinations and
 /// washouts wholly in the past only when contraindicated (dev.0066). A course without an end date that
 /// is not marked ongoing counts as current, with a note (dev.0065).
-[[nodiscard]] InteractionReport CheckRegimen(const InteractionKnowledge& knowledge, const Regimen& regimen, Date as_of);
+///
+/// With CheckScope::ProposedOnly only the findings whose drugs include a proposed entry are worked
+/// out (the serotonergic load is always computed): the what-if of one addition, at a fraction of the
+/// cost of the whole regimen. Those findings are identical to the ones a full check gives.
+enum class CheckScope : std::uint8_t { All, ProposedOnly };
+[[nodiscard]] InteractionReport CheckRegimen(const InteractionKnowledge& knowledge, const Regimen& regimen, Date as_of,
+                                             CheckScope scope = CheckScope::All);
 
 /// Alerts for the assessment: contraindicated findings that are current, proposed or a washout
 /// become critical, major current ones warnings, unknown drugs info. Past findings give no alert.
