@@ -247,28 +247,20 @@ void ServerImpl::AddFhirRoutes() {
     if (auto checked = records_.Check(Records::Assemble(changed)); !checked) return tl::unexpected(FromError(checked.error()));
     const std::string resource = fmt::format("patients/{}/fhir/import", data->patient.id);
     store::Patient patient = data->patient;
-    if (!merge.profile_added.empty()) {
-      // The version guard refuses the change when someone else wrote the record since it was read.
-      auto updated = store_.UpdatePatient(data->patient.id, data->patient.label, merge.profile, data->patient.version,
-                                          context.Audit("import", resource, data->patient.id));
-      if (!updated) {
-        HttpError error = FromError(updated.error());
-        if (error.location == "body.version") {
-          error = HttpError{409, "conflict", "the record changed while the bundle was imported; import it again", {}};
-        }
-        return tl::unexpected(error);
-      }
-      patient = *updated;
-    }
-    if (!merge.entries.empty()) {
-      auto added = store_.AddEntries(data->patient.id, merge.entries, context.principal->user.id, context.Audit("import", resource, data->patient.id));
-      if (!added) return tl::unexpected(FromError(added.error()));
-      auto reread = store_.GetPatient(data->patient.id);
-      if (!reread) return tl::unexpected(FromError(reread.error()));
-      patient = *reread;
-    }
     if (merge.profile_added.empty() && merge.entries.empty()) {
       if (auto audited = AuditRead(context, data->patient.id, resource); !audited) return tl::unexpected(audited.error());
+    } else {
+      // One transaction: the profile, the entries, one version and one audit record, or nothing. The
+      // version guard refuses the import when someone else wrote the record since it was read.
+      const std::optional<nlohmann::json> profile = merge.profile_added.empty() ? std::nullopt : std::optional<nlohmann::json>(merge.profile);
+      auto merged = store_.MergeIntoPatient(data->patient.id, profile, merge.entries, data->patient.version, context.principal->user.id,
+                                            context.Audit("import", resource, data->patient.id));
+      if (!merged) {
+        HttpError error = FromError(merged.error());
+        if (error.location == "body.version") error = HttpError{409, "conflict", "the record changed while the bundle was imported; import it again", {}};
+        return tl::unexpected(error);
+      }
+      patient = *merged;
     }
     return Json({{"patient", PatientToJson(patient)},
                  {"report", std::move(imported->report)},

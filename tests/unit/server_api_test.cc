@@ -523,6 +523,19 @@ TEST_P(ServerApi, ImportingABundleIntoAPatientAddsOnlyWhatIsNew) {
   ASSERT_EQ(twice.status, 200) << twice.body;
   EXPECT_TRUE(twice.Json()["added"].empty()) << twice.body;
   EXPECT_EQ(twice.Json()["patient"]["version"], merged.Json()["patient"]["version"]);
+
+  // The merge is one write with one audit record; the imports that added nothing are audited as reads.
+  const Answer audit = admin_->Get(fmt::format("/api/v1/audit?patient_id={}", patient));
+  const nlohmann::json events = audit.Json()["items"];
+  int imports = 0;
+  int reads = 0;
+  for (const auto& event : events) {
+    if (event["resource"] != fmt::format("patients/{}/fhir/import", patient)) continue;
+    imports += event["action"] == "import" ? 1 : 0;
+    reads += event["action"] == "read" ? 1 : 0;
+  }
+  EXPECT_EQ(imports, 1) << audit.body;
+  EXPECT_EQ(reads, 2) << audit.body;
 }
 
 TEST_P(ServerApi, AFhirBundleIsAssessedWithoutBeingStored) {
