@@ -1,13 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// /api/v1/fhir/{import,assess,export}: FHIR in and out through the server, as pure handlers.
+// FHIR import, assess and export as pure handlers (the clinic server has its own: src/server/api_fhir.cc).
 #include "refract/cdshooks/fhir_api.h"
 
-#include <chrono>
-#include <ctime>
 #include <optional>
 
 #include <fmt/format.h>
-#include <httplib.h>
 
 #include "refract/core/report.h"
 #include "refract/fhir/export.h"
@@ -111,26 +108,6 @@ Response FhirExport(const CdsHooksContext& context, std::string_view body, std::
   export_options.engine = context.engine;
   export_options.generated_at = std::string(generated_at);
   return Response{200, fhir::ExportBundle(*context.fhir, *patient, &*assessment, interactions ? &*interactions : nullptr, export_options), {}};
-}
-
-void MountFhirApi(httplib::Server& server, const CdsHooksContext& context) {
-  const auto send = [](httplib::Response& response, const Response& answer) {
-    response.status = answer.status;
-    response.set_content(answer.body.dump(), answer.status == 200 && answer.body.contains("resourceType") ? "application/fhir+json" : "application/json");
-  };
-  server.Post("/api/v1/fhir/import", [&context, send](const httplib::Request& request, httplib::Response& response) {
-    send(response, FhirImport(context, request.body, request.get_param_value("patient")));
-  });
-  server.Post("/api/v1/fhir/assess", [&context, send](const httplib::Request& request, httplib::Response& response) {
-    send(response, FhirAssess(context, request.body, request.get_param_value("patient"), request.get_param_value("as_of"), request.get_param_value("criteria")));
-  });
-  server.Post("/api/v1/fhir/export", [&context, send](const httplib::Request& request, httplib::Response& response) {
-    const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-    std::tm utc{};
-    gmtime_r(&now, &utc);
-    const std::string instant = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec);
-    send(response, FhirExport(context, request.body, request.get_param_value("as_of"), instant));
-  });
 }
 
 }  // namespace refract::cdshooks

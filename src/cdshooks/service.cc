@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "refract/core/assessment.h"
+#include "refract/core/next_steps.h"
 #include "refract/core/sha256.h"
 #include "refract/core/text.h"
 #include "refract/fhir/import.h"
@@ -224,6 +225,112 @@ void ImportCard(Cards& cards, const fhir::ImportReport& report) {
   }
   cards.Add("import", "info", summary, fmt::format("What refract could not read in the EHR data:\n{}", fmt::join(lines, "\n")), "data-quality",
             "Data refract could not read");
+}
+
+std::string OptionStatusWords(OptionStatus status) {
+  std::string words(OptionStatusName(status));
+  std::replace(words.begin(), words.end(), '_', ' ');
+  return words;
+}
+
+std::string ReasonLines(const std::vector<Finding>& reasons) {
+  std::string lines;
+  for (const Finding& reason : reasons) lines += fmt::format("- {} ({})\n", reason.message, Cite(reason.rule, reason.sources));
+  return lines;
+}
+
+// The first option, in the engine's rank order, that would give `drug`, with the drug's own check.
+std::pair<const OptionResult*, const CandidateResult*> OptionFor(const NextSteps& next, const Drug& drug) {
+  for (const OptionResult& option : next.options) {
+    for (const CandidateResult& candidate : option.candidates) {
+      if (candidate.drug_id == drug.id) return {&option, &candidate};
+    }
+  }
+  return {nullptr, nullptr};
+}
+
+// An order of a drug given for treatment-resistant depression (esketamine, ketamine): the engine's
+// eligibility of the option that gives it (status, every reason, the ranking sentence) and the TRD
+// status. Without next-steps tables in the KB, the TRD status alone.
+void EligibilityCard(Cards& cards, const CdsHooksContext& context, const Assessment& assessment, const std::string& reference, const Drug& drug,
+                     bool sign) {
+  const TrdAssessment& trd = assessment.trd;
+  const std::string trd_words = fmt::format("TRD status {} ({} of {} failed adequate trials)", TrdStatusName(trd.status), trd.failed_adequate_trials, trd.required);
+  const auto [option, candidate] = assessment.next_steps ? OptionFor(*assessment.next_steps, drug) : std::pair<const OptionResult*, const CandidateResult*>{};
+  if (option == nullptr) {
+    cards.Add(fmt::format("eligibility:{}", reference), trd.status == TrdStatus::Meets ? "info" : "warning",
+              fmt::format("{} is given for treatment-resistant depression; TRD status here: {} ({} of {} failed adequate trials)", drug.inn,
+                          TrdStatusName(trd.status), trd.failed_adequate_trials, trd.required),
+              fmt::format("TRD status of this record: **{}**.\n\n{}", TrdStatusName(trd.status), Cite(trd.rule, trd.sources)), "eligibility",
+              "Eligibility of the proposed drug");
+    return;
+  }
+  const bool warn = option->status == OptionStatus::NotEligible || option->status == OptionStatus::Deferred;
+  if (sign && !warn) return;
+  std::string detail = fmt::format("**{}: {}** for this patient (listed {} of {} options).\n\n", option->name, OptionStatusWords(option->status),
+                                   option->rank, assessment.next_steps->options.size());
+  detail += option->reasons.empty() ? std::string("No reason against it was found.\n") : "**Why**\n" + ReasonLines(option->reasons);
+  if (candidate != nullptr && !candidate->reasons.empty()) {
+    detail += fmt::format("\n**{} for this patient: {}**\n{}", candidate->drug_name, OptionStatusWords(candidate->status), ReasonLines(candidate->reasons));
+  }
+  if (!option->ranking.empty()) detail += fmt::format("\n**Ranking:** {}\n", option->ranking);
+  detail += fmt::format("\n**{}.**\n\n{}", trd_words, Cite(option->rule, option->sources));
+  detail += Provenance(context, assessment);
+  cards.Add(fmt::format("eligibility:{}", reference), warn ? "warning" : "info",
+            fmt::format("{}: {} for this patient; {}", option->name, OptionStatusWords(option->status), trd_words), std::move(detail), "eligibility",
+            "Eligibility of the proposed drug");
+}
+
+// Monitoring the engine planned for current treatments whose date has passed with no result in the
+// record. Items the record cannot show as done (no matching lab or vital sign) are listed apart.
+void MonitoringCard(Cards& cards, const CdsHooksContext& context, const Assessment& assessment) {
+  if (!assessment.next_steps) return;
+  const auto& knowledge = context.kb->Derived<Result<NextStepsKnowledge>>(&LoadNextStepsKnowledge);
+  if (!knowledge) return;
+  std::vector<std::string> overdue;
+  std::vector<std::string> unchecked;
+  std::vector<std::string> overdue_names;
+  std::set<std::string> plans;
+  std::set<std::string> sources;
+  for (const MonitoringResult& plan : assessment.next_steps->monitoring) {
+    if (plan.basis != "current") continue;
+    const MonitoringPlanDefinition* definition = knowledge->FindPlan(plan.plan);
+    for (const MonitoringEntry& entry : plan.checklist) {
+      if (entry.timing != "past" || entry.recorded_on) continue;
+      const MonitoringItemDefinition* item = nullptr;
+      if (definition != nullptr) {
+        for (const MonitoringItemDefinition& candidate : definition->items) {
+          if (candidate.id == entry.item) item = &candidate;
+        }
+      }
+      const bool checkable = item != nullptr && (!item->lab.empty() || !item->vital.empty());
+      const std::string line = fmt::format("- {} (day {} of {} from {}): {}", FormatDate(entry.date), entry.day, plan.treatment, FormatDate(plan.start), entry.what);
+      plans.insert(plan.plan);
+      sources.insert(entry.sources.begin(), entry.sources.end());
+      if (!checkable) {
+        unchecked.push_back(line);
+        continue;
+      }
+      overdue.push_back(line + fmt::format(" — no {} result within {} days of that date", !item->lab.empty() ? item->lab : item->vital,
+                                           knowledge->match_window_days));
+      std::string name = !entry.label.empty() ? entry.label : !item->lab.empty() ? item->lab : item->vital;
+      std::replace(name.begin(), name.end(), '_', ' ');
+      if (std::find(overdue_names.begin(), overdue_names.end(), name) == overdue_names.end()) overdue_names.push_back(name);
+    }
+  }
+  if (overdue.empty() && unchecked.empty()) return;
+  std::string detail;
+  if (!overdue.empty()) detail += "**Past their date, no result recorded**\n" + fmt::format("{}\n", fmt::join(overdue, "\n"));
+  if (!unchecked.empty()) {
+    detail += (detail.empty() ? "" : "\n") + std::string("**Past their date; the record cannot show whether they were done**\n") +
+              fmt::format("{}\n", fmt::join(unchecked, "\n"));
+  }
+  detail += fmt::format("\nMonitoring plans `{}`; sources: {}.", fmt::join(plans, "`, `"), fmt::join(sources, ", "));
+  const std::string summary =
+      overdue.empty() ? fmt::format("{} monitoring check(s) of current treatment are past their date; confirm they were done", unchecked.size())
+                      : fmt::format("Monitoring overdue: {} check(s) past their date with no result recorded ({})", overdue.size(), fmt::join(overdue_names, ", "));
+  detail += Provenance(context, assessment);
+  cards.Add("monitoring-overdue", overdue.empty() ? "info" : "warning", summary, std::move(detail), "monitoring", "Monitoring of current treatment");
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -550,14 +657,7 @@ void OrderCards(Cards& cards, const CdsHooksContext& context, const Evaluated& e
                             trial.outcome_basis, Cite(assessment.trd.rule, trial.sources)),
                 "prior-trial", "Prior failed trial");
     }
-    if (drug.counts_as == CountsAs::Interventional) {
-      const TrdStatus status = assessment.trd.status;
-      cards.Add(fmt::format("eligibility:{}", order.reference), status == TrdStatus::Meets ? "info" : "warning",
-                fmt::format("{} is given for treatment-resistant depression; TRD status here: {} ({} of {} failed adequate trials)", drug.inn, TrdStatusName(status),
-                            assessment.trd.failed_adequate_trials, assessment.trd.required),
-                fmt::format("TRD status of this record: **{}**.\n\n{}", TrdStatusName(status), Cite(assessment.trd.rule, assessment.trd.sources)), "eligibility",
-                "Eligibility of the proposed drug");
-    }
+    if (drug.counts_as == CountsAs::Interventional) EligibilityCard(cards, context, assessment, order.reference, drug, sign);
   }
 }
 
@@ -647,6 +747,7 @@ Response CallService(const CdsHooksContext& context, std::string_view service_id
                   alert.finding.message + "\n\n" + Cite(alert.finding.rule, alert.finding.sources), "interaction", "Interactions in the current regimen");
       }
     }
+    MonitoringCard(cards, context, evaluated->assessment);
     ImportCard(cards, evaluated->report);
   } else {
     const bool sign = service->hook == "order-sign";

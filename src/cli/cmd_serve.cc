@@ -115,6 +115,11 @@ Result<std::unique_ptr<CdsHooksService>> MakeCdsHooks(const ServeArgs& args, con
   return service;
 }
 
+// 127.0.0.0/8, ::1 and localhost: only this machine can connect.
+bool IsLoopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host == "[::1]" || host.starts_with("127.");
+}
+
 std::int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -270,6 +275,13 @@ int RunServe(const ServeArgs& args) {
     std::cout << fmt::format("CDS Hooks 2.0: discovery at {}/cds-services ({})\n", (*server)->url(),
                              cds_hooks->context.jwt ? "JWT from the configured issuers required; FHIR-server fallback on"
                                                     : "no --cds-hooks-issuer: calls are not authenticated and the FHIR-server fallback is off");
+    // Anyone who can reach the port can post a record and read refract's cards about it.
+    if (!cds_hooks->context.jwt && !IsLoopback(options.host)) {
+      std::cerr << fmt::format(
+          "refract serve: warning: CDS Hooks on {} answer anyone who can reach this address without authentication; give "
+          "--cds-hooks-issuer ISSUER=KEYFILE, listen on a loopback address, or turn CDS Hooks off with --no-cds-hooks\n",
+          options.host);
+    }
   }
   std::cout << "Press Ctrl-C to stop.\n" << std::flush;
   (*server)->Start();

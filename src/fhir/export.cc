@@ -10,6 +10,7 @@
 
 #include "fhir_json.h"
 #include "import_internal.h"
+#include "refract/core/next_steps.h"
 #include "refract/core/scales.h"
 #include "refract/core/text.h"
 
@@ -682,12 +683,29 @@ class Exporter {
         }
       }
     }
-    if (!activities.empty()) {
-      // FHIR R4: CarePlan.activity.reference and .detail are exclusive; keep the detail and cite the issue in it.
-      for (auto& activity : activities) {
-        activity["detail"]["reasonReference"] = nlohmann::json::array({activity["reference"]});
-        activity.erase("reference");
+    // FHIR R4: CarePlan.activity.reference and .detail are exclusive; keep the detail and cite the issue in it.
+    for (auto& activity : activities) {
+      activity["detail"]["reasonReference"] = nlohmann::json::array({activity["reference"]});
+      activity.erase("reference");
+    }
+    // The monitoring checklists of current treatments, one activity per dated check. Plans of options
+    // not started yet stay out: they are proposals of the assessment, not care under way.
+    if (assessment.next_steps) {
+      for (const MonitoringResult& plan : assessment.next_steps->monitoring) {
+        if (plan.basis != "current") continue;
+        for (const MonitoringEntry& entry : plan.checklist) {
+          // Recorded: a matching result exists; past without one: not done as far as the record shows.
+          const std::string activity_status = entry.recorded_on ? "completed" : entry.timing == "past" ? "not-started" : "scheduled";
+          nlohmann::json detail{{"code", {{"coding", nlohmann::json::array({Coding(CodeSystemUrl("monitoring"), plan.plan + "#" + entry.item)})}, {"text", entry.what}}},
+                                {"status", activity_status},
+                                {"scheduledTiming", {{"event", nlohmann::json::array({FormatDate(entry.date)})}}},
+                                {"description", fmt::format("{} (day {} of {} from {}; {})", entry.what, entry.day, plan.treatment, FormatDate(plan.start), plan.name)}};
+          if (entry.recorded_on) detail["statusReason"] = {{"text", fmt::format("result recorded on {}", FormatDate(*entry.recorded_on))}};
+          activities.push_back({{"detail", std::move(detail)}});
+        }
       }
+    }
+    if (!activities.empty()) {
       builder_.Add("careplan", {{"resourceType", "CarePlan"},
                                 {"meta", Tag("derived")},
                                 {"status", "active"},

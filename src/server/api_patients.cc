@@ -16,18 +16,9 @@ namespace {
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 200;
 
-nlohmann::json PatientJson(const store::Patient& patient) {
-  return {{"id", patient.id},
-          {"record_id", patient.record_id},
-          {"label", patient.label},
-          {"version", patient.version},
-          {"created_at_ms", patient.created_at_ms},
-          {"updated_at_ms", patient.updated_at_ms}};
-}
-
 // The list view's summary of an assessment: TRD status and the alerts, most severe first.
 nlohmann::json SummaryJson(const store::Patient& patient, const AssessedPatient* assessed) {
-  nlohmann::json out = PatientJson(patient);
+  nlohmann::json out = PatientToJson(patient);
   if (assessed == nullptr) {
     out["trd_status"] = nullptr;
     out["alerts"] = nlohmann::json::array();
@@ -97,6 +88,15 @@ std::size_t IndexInSection(const std::vector<store::Entry>& entries, std::string
 }
 
 }  // namespace
+
+nlohmann::json PatientToJson(const store::Patient& patient) {
+  return {{"id", patient.id},
+          {"record_id", patient.record_id},
+          {"label", patient.label},
+          {"version", patient.version},
+          {"created_at_ms", patient.created_at_ms},
+          {"updated_at_ms", patient.updated_at_ms}};
+}
 
 tl::expected<bool, HttpError> ServerImpl::CheckWithNewEntries(const PatientData& data, const std::vector<store::NewEntry>& added) const {
   PatientData changed = data;
@@ -177,7 +177,7 @@ void ServerImpl::AddPatientRoutes() {
     if (!patient) return tl::unexpected(FromError(patient.error()));
     Reply reply;
     reply.status = 201;
-    reply.body = {{"patient", PatientJson(*patient)}};
+    reply.body = {{"patient", PatientToJson(*patient)}};
     reply.headers.emplace_back("Location", fmt::format("/api/v1/patients/{}", patient->id));
     return reply;
   });
@@ -191,7 +191,7 @@ void ServerImpl::AddPatientRoutes() {
     nlohmann::json entries = nlohmann::json::object();
     for (const std::string_view section : store::kSections) entries[SectionPathName(section)] = nlohmann::json::array();
     for (const store::Entry& entry : data->entries) entries[SectionPathName(entry.section)].push_back(EntryToJson(entry));
-    return Json({{"patient", PatientJson(data->patient)}, {"record", Records::Assemble(*data)}, {"entries", entries}});
+    return Json({{"patient", PatientToJson(data->patient)}, {"record", Records::Assemble(*data)}, {"entries", entries}});
   });
 
   Add("PATCH", "/api/v1/patients/{patient_id}", Access::Clinician, [this](RequestContext& context) -> Outcome {
@@ -232,7 +232,7 @@ void ServerImpl::AddPatientRoutes() {
       }
       return tl::unexpected(error);
     }
-    return Json({{"patient", PatientJson(*updated)}});
+    return Json({{"patient", PatientToJson(*updated)}});
   });
 
   Add("GET", "/api/v1/patients/{patient_id}/assessment", Access::Clinician, [this](RequestContext& context) -> Outcome {
@@ -254,7 +254,7 @@ void ServerImpl::AddPatientRoutes() {
     if (auto audited = AuditRead(context, data->patient.id, fmt::format("patients/{}/assessment", data->patient.id)); !audited) {
       return tl::unexpected(audited.error());
     }
-    return Json({{"patient", PatientJson(data->patient)}, {"assessment", (*assessed)->assessment}, {"timeline", (*assessed)->timeline}});
+    return Json({{"patient", PatientToJson(data->patient)}, {"assessment", (*assessed)->assessment}, {"timeline", (*assessed)->timeline}});
   });
 
   Add("GET", "/api/v1/patients/{patient_id}/report", Access::Clinician, [this](RequestContext& context) -> Outcome {

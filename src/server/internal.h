@@ -30,6 +30,10 @@ struct Request;
 struct Response;
 }  // namespace httplib
 
+namespace refract::fhir {
+class FhirKnowledge;
+}  // namespace refract::fhir
+
 namespace refract::server {
 
 /// An HTTP error answer: status, stable code, message, location ("body.items[3]", "query.limit").
@@ -64,6 +68,13 @@ using Outcome = tl::expected<Reply, HttpError>;
   reply.body = std::move(body);
   return reply;
 }
+
+/// A FHIR Bundle read into a record that the engine can assess, with the import report.
+struct FhirImported {
+  nlohmann::json record;  ///< refract.patient/v1
+  nlohmann::json report;  ///< refract.fhir-import-report/v1
+  PatientRecord patient;
+};
 
 /// Who may call a route.
 enum class Access {
@@ -147,12 +158,18 @@ class ServerImpl {
   [[nodiscard]] tl::expected<bool, HttpError> AuditRead(const RequestContext& context, std::int64_t patient_id, const std::string& resource);
   [[nodiscard]] tl::expected<Date, HttpError> AsOf(const RequestContext& context) const;
   [[nodiscard]] std::string SelfReportUrl(const RequestContext& context, const std::string& token) const;
+  /// The FHIR code maps of the KB (loaded on first use); 503 when the KB's FHIR data cannot be read.
+  [[nodiscard]] tl::expected<const fhir::FhirKnowledge*, HttpError> LoadFhir() const;
+  /// Imports a Bundle (query `patient` picks its patient) into a record that parses and evaluates;
+  /// what the engine cannot read is left out and reported.
+  [[nodiscard]] tl::expected<FhirImported, HttpError> ImportFhir(const RequestContext& context, const nlohmann::json& bundle) const;
 
   // Handler groups.
   void AddMetaRoutes();        // api_meta.cc: health, OpenAPI, drugs, scales
   void AddAccountRoutes();     // api_accounts.cc: setup, session, users, clinics, audit
   void AddPatientRoutes();     // api_patients.cc: patients, entries, assessment, what-if, report
   void AddSelfReportRoutes();  // api_self_report.cc: invitations, self-report, /me
+  void AddFhirRoutes();        // api_fhir.cc: FHIR import, assess and export
 
   Outcome Login(RequestContext& context);
   Outcome SelfReportForm(const std::vector<std::string>& instruments) const;
@@ -184,6 +201,7 @@ class ServerImpl {
 [[nodiscard]] std::string ContentTypeFor(std::string_view path);
 
 /// JSON forms of store values (never a password hash).
+[[nodiscard]] nlohmann::json PatientToJson(const store::Patient& patient);
 [[nodiscard]] nlohmann::json UserToJson(const store::User& user);
 [[nodiscard]] nlohmann::json EntryToJson(const store::Entry& entry);
 

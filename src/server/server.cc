@@ -152,6 +152,7 @@ ServerImpl::ServerImpl(store::Store& store, const KnowledgeBase& kb, ServerOptio
   AddAccountRoutes();
   AddPatientRoutes();
   AddSelfReportRoutes();
+  AddFhirRoutes();
 }
 
 ServerImpl::~ServerImpl() { Stop(); }
@@ -378,7 +379,10 @@ Outcome ServerImpl::Handle(const httplib::Request& http, RequestContext& context
   if (auto denied = Authenticate(context, best->access)) return tl::unexpected(*denied);
   if (IsUnsafeMethod(http.method)) {
     if (auto refused = CheckCsrf(context)) return tl::unexpected(*refused);
-    if (!http.body.empty() && !http.get_header_value("Content-Type").starts_with("application/json")) {
+    // FHIR routes also take FHIR's own media type; like application/json, a cross-site form cannot send it.
+    const std::string content_type = http.get_header_value("Content-Type");
+    const bool fhir_body = best->path.find("/fhir") != std::string::npos && content_type.starts_with("application/fhir+json");
+    if (!http.body.empty() && !content_type.starts_with("application/json") && !fhir_body) {
       return HttpFail(415, "unsupported_media_type", "send the body as application/json");
     }
   }

@@ -464,6 +464,30 @@ class SqlStore final : public Store {
     });
   }
 
+  Result<Patient> MergeIntoPatient(std::int64_t patient_id, const std::optional<nlohmann::json>& profile, const std::vector<NewEntry>& entries,
+                                   std::optional<std::int64_t> expected_version, std::optional<std::int64_t> created_by,
+                                   const AuditEvent& audit) override {
+    for (const NewEntry& entry : entries) {
+      if (!IsSection(entry.section)) return Fail(ErrorCode::InvalidInput, fmt::format("unknown record section \"{}\"", entry.section));
+    }
+    return Write<Patient>([&](SqlTx& tx) -> Result<Patient> {
+      const auto current = tx.Query("SELECT version FROM patients WHERE id = ?", {patient_id});
+      if (current.empty()) return Fail(ErrorCode::NotFound, fmt::format("no patient {}", patient_id));
+      if (expected_version && current[0].Int(0) != *expected_version) {
+        return Fail(ErrorCode::InvalidInput,
+                    fmt::format("the record changed since version {} (now {}); reload it and try again", *expected_version, current[0].Int(0)),
+                    "body.version");
+      }
+      const std::int64_t now = NowMs();
+      if (profile) tx.Exec("UPDATE patients SET profile = ? WHERE id = ?", {profile->dump(), patient_id});
+      for (const NewEntry& entry : entries) InsertEntry(tx, patient_id, entry, created_by, now);
+      BumpVersion(tx, patient_id, now);
+      InsertAudit(tx, audit);
+      const auto rows = tx.Query(fmt::format("SELECT {} FROM patients WHERE id = ?", kPatientColumns), {patient_id});
+      return ReadPatient(rows.at(0));
+    });
+  }
+
   Result<Entry> UpdateEntry(std::int64_t patient_id, std::int64_t entry_id, const nlohmann::json& body, const AuditEvent& audit) override {
     return Write<Entry>([&](SqlTx& tx) -> Result<Entry> {
       const auto current = tx.Query("SELECT section FROM entries WHERE id = ? AND patient_id = ? AND deleted_at_ms IS NULL", {entry_id, patient_id});

@@ -198,6 +198,29 @@ try {
   await shot(clinician, '03-patient-page');
   await shot(clinician, '03a-patient-page-top', false);
 
+  // What next: drivers, ranked options and dated monitoring checklists, each with its state in words.
+  const drivers = clinician.locator('section.drivers');
+  await drivers.getByRole('heading', { name: 'Drivers of non-response' }).waitFor();
+  const driverBadges = await drivers.locator('.driver-list > li .badge.status').allTextContents();
+  check(driverBadges.length > 0 && driverBadges.every((badge) => ['Present', 'Possible', 'Not found', 'Unknown'].includes(badge)),
+    `drivers are listed with a written status (${driverBadges.length}: ${[...new Set(driverBadges)].join(', ')})`);
+  check((await drivers.locator('.settle').count()) > 0 || (await drivers.locator('.evidence li').count()) > 0, 'drivers show their evidence or the question that settles them');
+  const options = clinician.locator('section.options');
+  const ranks = await options.locator('.option-list > li .rank').allTextContents();
+  const optionBadges = await options.locator('.option-list > li > .option-head .badge.status').allTextContents();
+  check(ranks.length > 0 && ranks[0] === '1.' && ranks.every((rank, index) => rank === `${index + 1}.`), `options are listed in rank order (${ranks.length})`);
+  check(optionBadges.length === ranks.length && optionBadges.every((badge) => ['Eligible', 'Conditional', 'Deferred', 'Not eligible'].includes(badge)),
+    `every option has a status badge in words (${[...new Set(optionBadges)].join(', ')})`);
+  check((await options.locator('.ranking').count()) > 0 && (await options.locator('.reasons .findings li').count()) > 0, 'options show the ranking sentence and their reasons with rules');
+  const monitoring = clinician.locator('section.monitoring');
+  const timings = await monitoring.locator('table.checklist tbody tr .badge.status').allTextContents();
+  const dates = await monitoring.locator('table.checklist tbody tr td:first-child').allTextContents();
+  check(timings.length > 0 && timings.every((timing) => ['Past', 'Due today', 'Upcoming'].includes(timing)) && dates.every((date) => /^\d{4}-\d{2}-\d{2}$/.test(date)),
+    `monitoring is a dated checklist (${timings.length} checks: ${[...new Set(timings)].join(', ')})`);
+  await drivers.screenshot({ path: join(artefacts, '03b-drivers.png') });
+  await options.screenshot({ path: join(artefacts, '03c-options.png') });
+  await monitoring.screenshot({ path: join(artefacts, '03d-monitoring.png') });
+
   // The interaction what-if.
   const whatIf = clinician.locator('form[aria-labelledby="form-whatif"]');
   await whatIf.getByLabel('Drug to add', { exact: true }).fill('lithium');
@@ -206,6 +229,20 @@ try {
   await clinician.locator('#whatif').screenshot({ path: join(artefacts, '04-what-if.png') });
   const newFindings = await clinician.locator('#whatif li.interaction.new').allTextContents();
   check(newFindings.some((finding) => /ibuprofen/i.test(finding)), `adding lithium shows new interactions, ibuprofen among them (${newFindings.length} new)`);
+
+  // Lithium started three weeks ago: its plan is dated from its start, and past levels without a result are flagged.
+  const lithium = clinician.locator('form[aria-labelledby="form-medication"]');
+  await lithium.getByLabel('Drug', { exact: true }).fill('lithium');
+  await lithium.getByLabel('Start', { exact: true }).fill('2026-11-01');
+  await lithium.getByLabel('Dose from the start (mg/day)', { exact: true }).fill('600');
+  await lithium.getByRole('button', { name: 'Add course' }).click();
+  await clinician.getByText('Added lithium. The assessment is updated.').waitFor();
+  const lithiumPlan = clinician.locator('section.monitoring article.monitoring-plan.current', { hasText: 'Lithium' });
+  await lithiumPlan.waitFor();
+  const overdue = await lithiumPlan.locator('tr.check.overdue').allTextContents();
+  check(overdue.length > 0 && overdue.every((row) => row.includes('Past') && row.includes('no result recorded')),
+    `a current lithium course shows its past checks without a result as such (${overdue.length})`);
+  await clinician.locator('section.monitoring').screenshot({ path: join(artefacts, '03e-monitoring-current.png') });
 
   // The printable report.
   await clinician.goto(`${base}/#/patients/${patientId}/report`);

@@ -6,7 +6,9 @@ Starts the real server twice on a throw-away SQLite database:
    patient-view call with a prefetched Patient and a MedicationRequest bundle answers cards, a
    call that needs the FHIR-server fallback answers 412 (the fallback is off for anonymous
    callers), and the clinic API still answers beside it;
-2. with --cds-hooks-issuer ISS=PEM: discovery without a token answers 401.
+2. with --cds-hooks-issuer ISS=PEM: discovery without a token answers 401;
+3. on 0.0.0.0 without --cds-hooks-issuer the server warns that CDS Hooks is open to the network
+   (and on loopback it does not).
 
 usage: cds_hooks_mount_test.py REFRACT_BINARY
 """
@@ -37,9 +39,9 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def start(binary, directory, extra):
+def start(binary, directory, extra, host="127.0.0.1"):
     port = free_port()
-    process = subprocess.Popen([binary, "serve", "--db", f"sqlite:{directory}/clinic-{port}.db", "--listen", f"127.0.0.1:{port}",
+    process = subprocess.Popen([binary, "serve", "--db", f"sqlite:{directory}/clinic-{port}.db", "--listen", f"{host}:{port}",
                                 "--quiet", "--threads", "4", "--as-of", "2026-11-22", *extra],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines = []
@@ -72,6 +74,7 @@ def main():
         process, base, banner = start(binary, directory, [])
         try:
             check("/cds-services (no --cds-hooks-issuer" in banner, "the banner says where CDS Hooks is and that calls are not authenticated")
+            check("warning: CDS Hooks" not in banner, "on loopback there is no network warning")
             status, headers, body = request(base + "/cds-services", headers={"Origin": "https://ehr.example.org"})
             check(status == 200, f"discovery answers 200 (got {status})")
             ids = sorted(service.get("id") for service in (body or {}).get("services", []))
@@ -120,6 +123,14 @@ def main():
             check("JWT from the configured issuers required" in banner, "the banner says JWTs are required")
             status, _, _ = request(base + "/cds-services")
             check(status == 401, f"with a trusted issuer, discovery without a token answers 401 (got {status})")
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+
+        process, base, banner = start(binary, directory, [], host="0.0.0.0")
+        try:
+            check("warning: CDS Hooks on 0.0.0.0 answer anyone who can reach this address without authentication" in banner,
+                  "on a non-loopback address without --cds-hooks-issuer the server warns" + ("" if "warning: CDS Hooks" in banner else f" (banner: {banner!r})"))
         finally:
             process.terminate()
             process.wait(timeout=20)

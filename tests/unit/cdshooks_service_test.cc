@@ -155,7 +155,77 @@ TEST(CdsHooksOrderSelect, ProposedDrugThatFailedAnAdequateTrialAndEsketamineElig
   const auto eligibility = CardsWith(response, "eligibility");
   ASSERT_EQ(eligibility.size(), 1U);
   EXPECT_EQ(eligibility[0]["indicator"], "warning");
-  EXPECT_EQ(eligibility[0]["summary"], "esketamine is given for treatment-resistant depression; TRD status here: does_not_meet (1 of 2 failed adequate trials)");
+  EXPECT_EQ(eligibility[0]["summary"], "Esketamine nasal spray: not eligible for this patient; TRD status does_not_meet (1 of 2 failed adequate trials)");
+}
+
+// The esketamine card carries the engine's eligibility of the esketamine option: its status, every
+// reason with its rule, and the ranking sentence; warning when not eligible or deferred, info otherwise.
+TEST(CdsHooksOrderSelect, EsketamineCardStatesTheOptionsEligibilityAndReasons) {
+  const auto context = Context();
+  const nlohmann::json one_failure = Record({{"person", {{"age_years", 45}}}, {"episode", {{"start", "2025-01-01"}}},
+                                             {"medications", nlohmann::json::parse(R"([{"drug":"sertraline","start":"2025-01-10","end":"2025-04-30","adherence":"good",
+                                               "doses":[{"from":"2025-01-10","mg_per_day":150}],"improvement":{"percent":10}}])")}});
+  const nlohmann::json two_failures = Record({{"person", {{"age_years", 45}}}, {"episode", {{"start", "2025-01-01"}}},
+                                              {"medications", nlohmann::json::parse(R"([{"drug":"sertraline","start":"2025-01-10","end":"2025-04-30","adherence":"good",
+                                                "doses":[{"from":"2025-01-10","mg_per_day":150}],"improvement":{"percent":10}},
+                                               {"drug":"venlafaxine","start":"2025-05-10","ongoing":true,"adherence":"good",
+                                                "doses":[{"from":"2025-05-10","mg_per_day":225}],"improvement":{"percent":15}}])")}});
+  const auto ask = [&](const nlohmann::json& record, std::string_view service, std::string_view hook) {
+    const nlohmann::json request = hook == "order-select" ? Request(std::string(hook), "p1", PrefetchOf(record), {DraftOrder("esk", "2201623", 56, "mg")},
+                                                                    {"MedicationRequest/esk"})
+                                                          : Request(std::string(hook), "p1", PrefetchOf(record), {DraftOrder("esk", "2201623", 56, "mg")});
+    const auto response = Call(context, service, request);
+    EXPECT_EQ(response.status, 200) << response.body.dump();
+    EXPECT_EQ(ContractProblems(response.body), std::vector<std::string>{});
+    return response;
+  };
+
+  const auto not_yet = CardsWith(ask(one_failure, cdshooks::kOrderSelectService, "order-select"), "eligibility");
+  ASSERT_EQ(not_yet.size(), 1U);
+  EXPECT_EQ(not_yet[0]["indicator"], "warning");
+  EXPECT_EQ(not_yet[0]["summary"], "Esketamine nasal spray: not eligible for this patient; TRD status does_not_meet (1 of 2 failed adequate trials)");
+  const std::string why = not_yet[0]["detail"];
+  EXPECT_NE(why.find("**Why**"), std::string::npos) << why;
+  EXPECT_NE(why.find("Rule `"), std::string::npos) << why;
+  EXPECT_NE(why.find("**Ranking:**"), std::string::npos) << why;
+  EXPECT_NE(why.find("TRD status does_not_meet"), std::string::npos) << why;
+  // At signature a card that argues against the order is still shown.
+  EXPECT_EQ(CardsWith(ask(one_failure, cdshooks::kOrderSignService, "order-sign"), "eligibility").size(), 1U);
+
+  const auto treatment_resistant = CardsWith(ask(two_failures, cdshooks::kOrderSelectService, "order-select"), "eligibility");
+  ASSERT_EQ(treatment_resistant.size(), 1U);
+  EXPECT_EQ(treatment_resistant[0]["indicator"], "info");
+  EXPECT_EQ(treatment_resistant[0]["summary"], "Esketamine nasal spray: conditional for this patient; TRD status meets (2 of 2 failed adequate trials)");
+  // Order-sign shows warnings and critical cards only.
+  EXPECT_TRUE(CardsWith(ask(two_failures, cdshooks::kOrderSignService, "order-sign"), "eligibility").empty());
+}
+
+// Patient view: monitoring the engine planned for a current treatment, past its date with no result.
+TEST(CdsHooksPatientView, OverdueMonitoringOfACurrentTreatmentGivesACard) {
+  const auto context = Context("2026-11-22");
+  const nlohmann::json lithium = nlohmann::json::parse(R"([{"drug":"sertraline","start":"2026-06-01","ongoing":true,"doses":[{"from":"2026-06-01","mg_per_day":150}]},
+    {"drug":"lithium","start":"2026-11-01","ongoing":true,"role":"augmentation","doses":[{"from":"2026-11-01","mg_per_day":600}]}])");
+  const auto view = [&](const nlohmann::json& record) {
+    const auto response = Call(context, cdshooks::kPatientViewService, Request("patient-view", "p1", PrefetchOf(record)));
+    EXPECT_EQ(response.status, 200) << response.body.dump();
+    EXPECT_EQ(ContractProblems(response.body), std::vector<std::string>{});
+    return CardsWith(response, "monitoring");
+  };
+  const auto overdue = view(Record({{"person", {{"age_years", 50}}}, {"medications", lithium}}));
+  ASSERT_EQ(overdue.size(), 1U);
+  EXPECT_EQ(overdue[0]["indicator"], "warning");
+  EXPECT_EQ(overdue[0]["summary"], "Monitoring overdue: 2 check(s) past their date with no result recorded (lithium level)");
+  const std::string detail = overdue[0]["detail"];
+  EXPECT_NE(detail.find("2026-11-08 (day 7 of lithium from 2026-11-01)"), std::string::npos) << detail;
+  EXPECT_NE(detail.find("monitoring.lithium"), std::string::npos) << detail;
+
+  // With the levels recorded, nothing the record could show is overdue.
+  const nlohmann::json levels = nlohmann::json::parse(R"([{"name":"lithium_level","value":0.6,"unit":"mmol/L","date":"2026-11-08"},
+    {"name":"lithium_level","value":0.7,"unit":"mmol/L","date":"2026-11-15"}])");
+  const auto recorded = view(Record({{"person", {{"age_years", 50}}}, {"medications", lithium}, {"labs", levels}}));
+  for (const auto& card : recorded) EXPECT_EQ(card["indicator"], "info") << card.dump();
+  // Without a current treatment that has a plan, no monitoring card.
+  EXPECT_TRUE(view(Record({{"person", {{"age_years", 50}}}})).empty());
 }
 
 TEST(CdsHooksOrderSign, OnlyWarningsAndCriticalForEveryDraft) {

@@ -7,6 +7,7 @@
 
 #include "../fhir/fhir_test_support.h"
 #include "refract/core/interactions.h"
+#include "refract/core/next_steps.h"
 #include "refract/fhir/export.h"
 
 namespace refract {
@@ -144,6 +145,50 @@ TEST(FhirExport, TransactionEntriesArePosts) {
     EXPECT_EQ(entry["request"]["method"], "POST");
     EXPECT_EQ(entry["request"]["url"], entry["resource"]["resourceType"]);
   }
+}
+
+// The monitoring checklists of current treatments become dated CarePlan activities: recorded checks
+// completed, past ones without a result not started, later ones scheduled.
+TEST(FhirExport, MonitoringChecklistsOfCurrentTreatmentsAreCarePlanActivities) {
+  const nlohmann::json record = nlohmann::json::parse(R"({"schema":"refract.patient/v1","id":"lithium-monitoring","person":{"age_years":50},
+    "medications":[{"drug":"sertraline","start":"2026-06-01","ongoing":true,"doses":[{"from":"2026-06-01","mg_per_day":150}]},
+                   {"drug":"lithium","start":"2026-10-20","ongoing":true,"role":"augmentation","doses":[{"from":"2026-10-20","mg_per_day":600}]}],
+    "labs":[{"name":"lithium_level","value":0.6,"unit":"mmol/L","date":"2026-10-27"}]})");
+  auto patient = app::Parser().Parse(Kb(), record, "record");
+  ASSERT_TRUE(patient) << patient.error().message;
+  EvaluateOptions evaluate;
+  evaluate.as_of = *ParseDate("2026-11-01");
+  auto assessment = Evaluate(Kb(), *patient, evaluate);
+  ASSERT_TRUE(assessment);
+  ASSERT_TRUE(assessment->next_steps);
+  std::size_t checks = 0;
+  for (const MonitoringResult& plan : assessment->next_steps->monitoring) checks += plan.basis == "current" ? plan.checklist.size() : 0;
+  ASSERT_GT(checks, 0U);
+  fhir::ExportOptions options;
+  options.engine = EngineInfo{"refract", "9.9.9"};
+  const nlohmann::json bundle = fhir::ExportBundle(Fhir(), *patient, &*assessment, nullptr, options);
+  const auto care_plans = OfType(bundle, "CarePlan");
+  ASSERT_EQ(care_plans.size(), 1U);
+  std::vector<nlohmann::json> monitoring;
+  for (const auto& activity : (*care_plans[0])["activity"]) {
+    if (activity["detail"]["code"]["coding"][0]["system"] == "https://refract.example/fhir/CodeSystem/monitoring") monitoring.push_back(activity["detail"]);
+  }
+  EXPECT_EQ(monitoring.size(), checks);
+  std::set<std::string> statuses;
+  for (const auto& detail : monitoring) {
+    statuses.insert(detail["status"].get<std::string>());
+    ASSERT_EQ(detail["scheduledTiming"]["event"].size(), 1U);
+    EXPECT_TRUE(ParseDate(detail["scheduledTiming"]["event"][0].get<std::string>())) << detail.dump();
+    EXPECT_FALSE(detail["description"].get<std::string>().empty());
+  }
+  // Day 7 (2026-10-27) has its level; the baseline of 2026-10-20 has no result the record could show.
+  bool level_done = false;
+  for (const auto& detail : monitoring) {
+    if (detail["scheduledTiming"]["event"][0] == "2026-10-27" && detail["status"] == "completed") level_done = true;
+  }
+  EXPECT_TRUE(level_done);
+  EXPECT_TRUE(statuses.contains("not-started"));
+  EXPECT_TRUE(statuses.contains("scheduled"));
 }
 
 }  // namespace

@@ -26,6 +26,18 @@ nlohmann::json Example(const std::string& name) {
   return nlohmann::json::parse(file);
 }
 
+nlohmann::json FhirBundle(const std::string& name) {
+  std::ifstream file(std::string(REFRACT_SOURCE_DIR) + "/tests/fhir/" + name + ".bundle.json");
+  return nlohmann::json::parse(file);
+}
+
+// The resource types of a Bundle, one per entry.
+std::multiset<std::string> ResourceTypes(const nlohmann::json& bundle) {
+  std::multiset<std::string> types;
+  for (const auto& entry : bundle.value("entry", nlohmann::json::array())) types.insert(entry["resource"].value("resourceType", ""));
+  return types;
+}
+
 class ServerApi : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
@@ -426,6 +438,170 @@ TEST_P(ServerApi, TheLogHoldsNoPatientData) {
   for (const char* secret : {"escitalopram", "sertralinx", "MRN-SECRET-42", "example-escitalopram-faded", "1982-04-17"}) {
     EXPECT_EQ(log.find(secret), std::string::npos) << secret << " in the log:\n" << log;
   }
+}
+
+TEST_P(ServerApi, AFhirBundleBecomesAPatientAndExportsBackAsABundle) {
+  SetUpClinic();
+  const Answer imported = clinician_->Send("POST", "/api/v1/fhir/import?label=Ms%20F", FhirBundle("uscore-trd").dump(), {}, "application/fhir+json");
+  ASSERT_EQ(imported.status, 201) << imported.body;
+  const nlohmann::json answer = imported.Json();
+  EXPECT_EQ(answer["report"]["schema"], "refract.fhir-import-report/v1");
+  EXPECT_GT(answer["report"]["summary"]["imported"].get<int>(), 0);
+  EXPECT_EQ(answer["patient"]["label"], "Ms F");
+  const std::int64_t patient = answer["patient"]["id"];
+  EXPECT_EQ(imported.Header("Location"), fmt::format("/api/v1/patients/{}", patient));
+
+  const nlohmann::json record = clinician_->Get(fmt::format("/api/v1/patients/{}", patient)).Json();
+  ASSERT_FALSE(record["entries"]["medications"].empty()) << record.dump();
+  for (const auto& entry : record["entries"]["medications"]) EXPECT_EQ(entry["source"], "import");
+  const Answer assessment = clinician_->Get(fmt::format("/api/v1/patients/{}/assessment", patient));
+  ASSERT_EQ(assessment.status, 200) << assessment.body;
+  EXPECT_FALSE(assessment.Json()["assessment"]["trd"]["status"].get<std::string>().empty());
+
+  // The same bundle again names the record id the clinic already has.
+  const Answer again = clinician_->Send("POST", "/api/v1/fhir/import", FhirBundle("uscore-trd").dump(), {}, "application/fhir+json");
+  EXPECT_EQ(again.status, 422);
+  EXPECT_EQ(again.ErrorCode(), "invalid_input");
+
+  const Answer exported = clinician_->Get(fmt::format("/api/v1/patients/{}/fhir", patient));
+  ASSERT_EQ(exported.status, 200) << exported.body;
+  EXPECT_TRUE(exported.Header("Content-Type").starts_with("application/fhir+json"));
+  const nlohmann::json bundle = exported.Json();
+  EXPECT_EQ(bundle["resourceType"], "Bundle");
+  EXPECT_EQ(bundle["type"], "collection");
+  const auto types = ResourceTypes(bundle);
+  EXPECT_EQ(types.count("Patient"), 1U);
+  EXPECT_GE(types.count("MedicationStatement"), 1U);
+  EXPECT_EQ(types.count("Provenance"), 1U);
+  EXPECT_GE(types.count("Observation"), 1U);
+
+  const nlohmann::json record_only = clinician_->Get(fmt::format("/api/v1/patients/{}/fhir?content=record&bundle_type=transaction", patient)).Json();
+  EXPECT_EQ(record_only["type"], "transaction");
+  EXPECT_EQ(ResourceTypes(record_only).count("Provenance"), 0U);
+  EXPECT_EQ(clinician_->Get(fmt::format("/api/v1/patients/{}/fhir?content=everything", patient)).ErrorCode(), "invalid_parameter");
+
+  const Answer audit = admin_->Get(fmt::format("/api/v1/audit?patient_id={}", patient));
+  std::set<std::string> actions;
+  const nlohmann::json events = audit.Json()["items"];
+  for (const auto& event : events) actions.insert(event["action"].get<std::string>() + " " + event["resource"].get<std::string>());
+  EXPECT_TRUE(actions.contains(fmt::format("import patients/{}", patient))) << audit.body;
+  EXPECT_TRUE(actions.contains(fmt::format("read patients/{}/fhir", patient))) << audit.body;
+}
+
+TEST_P(ServerApi, ImportingABundleIntoAPatientAddsOnlyWhatIsNew) {
+  SetUpClinic();
+  const std::int64_t patient = AddPatient(*clinician_, "escitalopram-faded");
+  const std::string base = fmt::format("/api/v1/patients/{}", patient);
+  const nlohmann::json before = clinician_->Get(base).Json();
+
+  // The patient's own export read back adds nothing: every entry is already there.
+  const nlohmann::json own = clinician_->Get(base + "/fhir?content=record").Json();
+  const Answer same = clinician_->Send("POST", base + "/fhir/import", own.dump(), {}, "application/fhir+json");
+  ASSERT_EQ(same.status, 200) << same.body;
+  EXPECT_TRUE(same.Json()["added"].empty()) << same.body;
+  EXPECT_GT(same.Json()["duplicates"].get<int>(), 0);
+  EXPECT_EQ(same.Json()["patient"]["version"], before["patient"]["version"]);
+
+  // Another system's bundle adds its courses and scores to the record, as imported entries.
+  const Answer merged = clinician_->Post(base + "/fhir/import", FhirBundle("uscore-trd"));
+  ASSERT_EQ(merged.status, 200) << merged.body;
+  const nlohmann::json added = merged.Json()["added"];
+  EXPECT_GT(added.value("medications", 0), 0) << merged.body;
+  EXPECT_GT(merged.Json()["patient"]["version"].get<int>(), before["patient"]["version"].get<int>());
+  const nlohmann::json after = clinician_->Get(base).Json();
+  EXPECT_EQ(after["record"]["id"], "example-escitalopram-faded") << "the stored record keeps its id";
+  EXPECT_EQ(after["entries"]["medications"].size(), before["entries"]["medications"].size() + added.value("medications", 0));
+  std::set<std::string> course_ids;
+  for (const auto& entry : after["entries"]["medications"]) {
+    if (!entry["body"].contains("id")) continue;
+    EXPECT_TRUE(course_ids.insert(entry["body"]["id"].get<std::string>()).second) << "course ids stay unique";
+  }
+  ASSERT_EQ(clinician_->Get(base + "/assessment").status, 200);
+
+  // Imported twice, the second time adds nothing.
+  const Answer twice = clinician_->Post(base + "/fhir/import", FhirBundle("uscore-trd"));
+  ASSERT_EQ(twice.status, 200) << twice.body;
+  EXPECT_TRUE(twice.Json()["added"].empty()) << twice.body;
+  EXPECT_EQ(twice.Json()["patient"]["version"], merged.Json()["patient"]["version"]);
+
+  // The merge is one write with one audit record; the imports that added nothing are audited as reads.
+  const Answer audit = admin_->Get(fmt::format("/api/v1/audit?patient_id={}", patient));
+  const nlohmann::json events = audit.Json()["items"];
+  int imports = 0;
+  int reads = 0;
+  for (const auto& event : events) {
+    if (event["resource"] != fmt::format("patients/{}/fhir/import", patient)) continue;
+    imports += event["action"] == "import" ? 1 : 0;
+    reads += event["action"] == "read" ? 1 : 0;
+  }
+  EXPECT_EQ(imports, 1) << audit.body;
+  EXPECT_EQ(reads, 2) << audit.body;
+}
+
+TEST_P(ServerApi, AFhirBundleIsAssessedWithoutBeingStored) {
+  SetUpClinic();
+  const Answer assessed = clinician_->Post("/api/v1/fhir/assess?as_of=2026-06-01", FhirBundle("uscore-trd"));
+  ASSERT_EQ(assessed.status, 200) << assessed.body;
+  const nlohmann::json answer = assessed.Json();
+  EXPECT_EQ(answer["assessment"]["schema"], "refract.assessment/v1");
+  EXPECT_EQ(answer["assessment"]["as_of"], "2026-06-01");
+  EXPECT_EQ(answer["record"]["schema"], "refract.patient/v1");
+  EXPECT_EQ(answer["report"]["schema"], "refract.fhir-import-report/v1");
+  EXPECT_TRUE(answer["timeline"].contains("$schema"));
+  EXPECT_TRUE(clinician_->Get("/api/v1/patients").Json()["items"].empty()) << "nothing is stored";
+
+  const Answer not_json = clinician_->Send("POST", "/api/v1/fhir/assess", "{\"resourceType\": ", {}, "application/fhir+json");
+  EXPECT_EQ(not_json.status, 400);
+  EXPECT_EQ(not_json.ErrorCode(), "invalid_json");
+  const Answer not_bundle = clinician_->Post("/api/v1/fhir/assess", {{"resourceType", "Patient"}});
+  EXPECT_EQ(not_bundle.status, 422) << not_bundle.body;
+  EXPECT_EQ(not_bundle.ErrorCode(), "invalid_input");
+  EXPECT_EQ(clinician_->Post("/api/v1/fhir/assess?as_of=June", FhirBundle("uscore-trd")).ErrorCode(), "invalid_parameter");
+  const Answer form = clinician_->Send("POST", "/api/v1/fhir/assess", "resourceType=Bundle", {}, "application/x-www-form-urlencoded");
+  EXPECT_EQ(form.status, 415);
+}
+
+TEST_P(ServerApi, FhirRoutesFollowRolesClinicsAndCsrf) {
+  SetUpClinic();
+  const std::int64_t patient = AddPatient(*clinician_, "escitalopram-faded");
+  const std::string base = fmt::format("/api/v1/patients/{}", patient);
+  const nlohmann::json bundle = FhirBundle("uscore-trd");
+
+  const Answer account = admin_->Post("/api/v1/users", {{"username", "pat"}, {"role", "patient"}, {"patient_id", patient}});
+  ASSERT_EQ(account.status, 201) << account.body;
+  Browser patient_user(server_->port());
+  ASSERT_EQ(patient_user.Login("pat", account.Json()["password"].get<std::string>()).status, 200);
+  EXPECT_EQ(patient_user.Post("/api/v1/fhir/import", bundle).status, 403);
+  EXPECT_EQ(patient_user.Post("/api/v1/fhir/assess", bundle).status, 403);
+  EXPECT_EQ(patient_user.Post(base + "/fhir/import", bundle).status, 403);
+  const Answer own_export = patient_user.Get(base + "/fhir");
+  EXPECT_EQ(own_export.status, 403);
+  EXPECT_EQ(own_export.Json()["error"]["message"], "this needs the clinician role");
+  EXPECT_EQ(admin_->Get(base + "/fhir").status, 403);
+  Browser anonymous(server_->port());
+  EXPECT_EQ(anonymous.Get(base + "/fhir").status, 401);
+  EXPECT_EQ(anonymous.Post("/api/v1/fhir/assess", bundle).status, 401);
+
+  auto other = MakeClinician("dr.south", MakeClinic("South"));
+  EXPECT_EQ(other->Get(base + "/fhir").status, 404);
+  EXPECT_EQ(other->Post(base + "/fhir/import", bundle).status, 404);
+
+  clinician_->ForgetCsrf();
+  const Answer no_token = clinician_->Post("/api/v1/fhir/import", bundle);
+  EXPECT_EQ(no_token.status, 403);
+  EXPECT_EQ(no_token.ErrorCode(), "csrf_failed");
+  EXPECT_EQ(clinician_->Post(base + "/fhir/import", bundle).ErrorCode(), "csrf_failed");
+
+  const Answer audit = admin_->Get(fmt::format("/api/v1/audit?patient_id={}", patient));
+  int denied = 0;
+  int not_found = 0;
+  const nlohmann::json events = audit.Json()["items"];
+  for (const auto& event : events) {
+    denied += event["outcome"] == "denied" ? 1 : 0;
+    not_found += event["actor"] == "dr.south" && event["outcome"] == "not_found" ? 1 : 0;
+  }
+  EXPECT_EQ(denied, 3) << "the patient's two attempts and the admin's";
+  EXPECT_EQ(not_found, 2);
 }
 
 INSTANTIATE_TEST_SUITE_P(Sqlite, ServerApi, ::testing::Values("sqlite"));

@@ -178,6 +178,31 @@ TEST_P(StoreConformance, EveryWriteBumpsTheVersion) {
   EXPECT_EQ(fresh->version, 5);
 }
 
+TEST_P(StoreConformance, MergesProfileAndEntriesInOneVersionOrNothing) {
+  const Patient patient = MakePatient(MakeClinic());
+  const std::vector<NewEntry> entries{{"labs", {{"name", "tsh"}, {"value", 2.1}, {"date", "2025-06-01"}}, EntrySource::Import},
+                                      {"labs", {{"name", "sodium"}, {"value", 139}, {"date", "2025-06-01"}}, EntrySource::Import}};
+  const nlohmann::json profile{{"person", {{"sex", "female"}, {"birth_date", "1980-01-01"}}}};
+  auto stale = store_->MergeIntoPatient(patient.id, profile, entries, patient.version + 1, std::nullopt, Event("import"));
+  ASSERT_FALSE(stale);
+  EXPECT_EQ(stale.error().location, "body.version");
+  EXPECT_EQ(store_->ListEntries(patient.id, "labs")->size(), 0U) << "a refused merge writes nothing";
+  auto merged = store_->MergeIntoPatient(patient.id, profile, entries, patient.version, std::nullopt, Event("import", "patients/1/fhir/import"));
+  ASSERT_TRUE(merged) << merged.error().message;
+  EXPECT_EQ(merged->version, patient.version + 1);
+  EXPECT_EQ(merged->profile, profile);
+  const auto labs = store_->ListEntries(patient.id, "labs");
+  ASSERT_EQ(labs->size(), 2U);
+  EXPECT_EQ((*labs)[0].source, EntrySource::Import);
+  auto entries_only = store_->MergeIntoPatient(patient.id, std::nullopt, {entries[0]}, std::nullopt, std::nullopt, Event("import"));
+  ASSERT_TRUE(entries_only);
+  EXPECT_EQ(entries_only->profile, profile) << "no profile given: the profile stays";
+  EXPECT_EQ(entries_only->version, patient.version + 2);
+  auto unknown = store_->MergeIntoPatient(patient.id + 1000, std::nullopt, entries, std::nullopt, std::nullopt, Event("import"));
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code, ErrorCode::NotFound);
+}
+
 TEST_P(StoreConformance, PaginatesPatientsOfOneClinic) {
   const std::int64_t north = MakeClinic("North");
   const std::int64_t south = MakeClinic("South");

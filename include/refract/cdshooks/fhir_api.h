@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-/// FHIR import, assess and export as request -> response handlers for the server's /api/v1: the same
-/// library calls as `refract import-fhir`, `assess --fhir` and `export-fhir`. The server mounts them
-/// behind its own authentication.
+/// FHIR import, assess and export as pure request -> response handlers over a CDS Hooks context: the
+/// same library calls as `refract import-fhir`, `assess --fhir` and `export-fhir`. The clinic server
+/// serves FHIR itself, behind its session, role, CSRF and audit checks (src/server/api_fhir.cc).
 #pragma once
 
 #include <string>
@@ -25,17 +25,5 @@ namespace refract::cdshooks {
 /// assessment (with interactions when the context has them), or 400 with the record's first problem.
 /// `generated_at` is the Provenance instant the server's clock gives.
 [[nodiscard]] Response FhirExport(const CdsHooksContext& context, std::string_view body, std::string_view as_of, std::string_view generated_at);
-
-}  // namespace refract::cdshooks
-
-namespace httplib {
-class Server;
-}
-
-namespace refract::cdshooks {
-
-/// Mounts POST /api/v1/fhir/import, /api/v1/fhir/assess and /api/v1/fhir/export (query parameters
-/// patient, as_of, criteria). No authentication of its own: mount it where the server's applies.
-void MountFhirApi(httplib::Server& server, const CdsHooksContext& context);
 
 }  // namespace refract::cdshooks

@@ -222,6 +222,13 @@ class Store {
   /// Adds several entries in one transaction with one audit record (resource given by the caller).
   [[nodiscard]] virtual Result<std::vector<Entry>> AddEntries(std::int64_t patient_id, const std::vector<NewEntry>& entries,
                                                               std::optional<std::int64_t> created_by, const AuditEvent& audit) = 0;
+  /// Adds entries and, when `profile` is given, replaces the profile, in one transaction that bumps the
+  /// version once and writes one audit record (an import into a stored patient). Fails with NotFound
+  /// for an unknown patient, InvalidInput for an unknown section or (at "body.version") when
+  /// `expected_version` is given and stale; nothing is written then.
+  [[nodiscard]] virtual Result<Patient> MergeIntoPatient(std::int64_t patient_id, const std::optional<nlohmann::json>& profile,
+                                                         const std::vector<NewEntry>& entries, std::optional<std::int64_t> expected_version,
+                                                         std::optional<std::int64_t> created_by, const AuditEvent& audit) = 0;
   /// Replaces an entry's body (and its date) and bumps the version; NotFound when absent.
   [[nodiscard]] virtual Result<Entry> UpdateEntry(std::int64_t patient_id, std::int64_t entry_id, const nlohmann::json& body,
                                                   const AuditEvent& audit) = 0;

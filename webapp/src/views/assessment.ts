@@ -203,20 +203,196 @@ export function renderJson(value: Json | undefined, depth = 0): HTMLElement {
 }
 
 const KNOWN = new Set(['schema', 'engine', 'patient_id', 'as_of', 'criteria', 'alerts', 'trials', 'procedures', 'trd', 'staging', 'findings', 'sources', 'measurement']);
+/** Sections with a view of their own (renderNextSteps). */
+const NEXT_STEPS = new Set(['drivers', 'options', 'monitoring', 'patient_summary']);
 
-/** Drivers, options, monitoring and any other section a newer engine adds, in the order drivers, options, monitoring, rest. */
-export function renderOtherSections(assessment: JsonObject): HTMLElement[] {
-  const titles: Record<string, string> = { drivers: 'Drivers of resistance', options: 'Options', monitoring: 'Monitoring', interactions: 'Interactions', pgx: 'Pharmacogenomics' };
-  const keys = Object.keys(assessment).filter((key) => !KNOWN.has(key));
-  const preferred = ['drivers', 'options', 'monitoring'];
-  keys.sort((left, right) => {
-    const leftIndex = preferred.indexOf(left) < 0 ? 99 : preferred.indexOf(left);
-    const rightIndex = preferred.indexOf(right) < 0 ? 99 : preferred.indexOf(right);
-    return leftIndex - rightIndex || left.localeCompare(right);
-  });
-  return keys.map((key) =>
-    h('section', { 'aria-labelledby': `section-${key}` }, h('h2', { id: `section-${key}` }, titles[key] ?? words(key)), renderJson(assessment[key])),
+/** The words a status badge shows: the state is always written, never shown by colour alone. */
+export function statusText(status: string): string {
+  switch (status) {
+    case 'present':
+      return 'Present';
+    case 'possible':
+      return 'Possible';
+    case 'not_found':
+      return 'Not found';
+    case 'unknown':
+      return 'Unknown';
+    case 'eligible':
+      return 'Eligible';
+    case 'conditional':
+      return 'Conditional';
+    case 'deferred':
+      return 'Deferred';
+    case 'not_eligible':
+      return 'Not eligible';
+    case 'past':
+      return 'Past';
+    case 'due':
+      return 'Due today';
+    case 'upcoming':
+      return 'Upcoming';
+    case 'recorded':
+      return 'Recorded';
+    default:
+      return words(status) || 'unknown';
+  }
+}
+
+function badge(status: string, prefix: string): HTMLElement {
+  return h('span', { class: `badge status ${prefix}-${status}` }, statusText(status));
+}
+
+/** Drivers of non-response: status, the evidence found (dated), or the question that settles it. */
+export function renderDrivers(assessment: JsonObject): HTMLElement | null {
+  const drivers = asArray(assessment.drivers).map((value) => asObject(value));
+  if (!drivers.length) return null;
+  const order: Record<string, number> = { present: 0, possible: 1, unknown: 2, not_found: 3 };
+  const sorted = drivers.map((driver, index) => ({ driver, index })).sort((left, right) => (order[text(left.driver.status)] ?? 9) - (order[text(right.driver.status)] ?? 9) || left.index - right.index);
+  const item = (driver: JsonObject) => {
+    const status = text(driver.status);
+    const evidence = asArray(driver.evidence).map((value) => asObject(value));
+    const settle = asObject(driver.settle);
+    const found = status === 'present' || status === 'possible';
+    return h(
+      'li',
+      { class: `driver driver-${status}` },
+      h('div', { class: 'driver-head' }, badge(status, 'driver'), ' ', h('strong', {}, text(driver.name)), driver.unverified === true ? h('span', { class: 'muted small' }, ' (unverified)') : null),
+      text(driver.looks_for) ? h('div', { class: 'muted small' }, `Looks for: ${text(driver.looks_for)}`) : null,
+      evidence.length
+        ? h(
+            'ul',
+            { class: 'evidence' },
+            ...evidence.map((entry) => h('li', {}, entry.date ? h('span', { class: 'date' }, `${text(entry.date)}: `) : null, text(entry.message), ' ', sourcesLine(text(entry.rule) || undefined, entry.sources))),
+          )
+        : null,
+      // An unknown driver's evidence usually states its question already; say it once.
+      !found && (text(settle.question) || text(settle.test)) && !evidence.some((entry) => text(settle.question) && text(entry.message).includes(text(settle.question)))
+        ? h(
+            'p',
+            { class: 'settle small' },
+            h('strong', {}, status === 'unknown' ? 'To settle it: ' : 'To look further: '),
+            [text(settle.question), text(settle.test)].filter((part) => part).join(' '),
+          )
+        : null,
+      sourcesLine(text(driver.rule) || undefined, driver.sources),
+    );
+  };
+  return h(
+    'section',
+    { 'aria-labelledby': 'section-drivers', class: 'drivers' },
+    h('h2', { id: 'section-drivers' }, 'Drivers of non-response'),
+    h('p', { class: 'muted small' }, 'Present and possible drivers first; a driver without data says which question or test settles it.'),
+    h('ul', { class: 'driver-list' }, ...sorted.map(({ driver }) => item(driver))),
   );
+}
+
+/** Treatment options in the engine's rank order: status badge, reasons with rules, the ranking sentence. */
+export function renderOptions(assessment: JsonObject): HTMLElement | null {
+  const options = asArray(assessment.options).map((value) => asObject(value));
+  if (!options.length) return null;
+  const sorted = [...options].sort((left, right) => Number(left.rank ?? 0) - Number(right.rank ?? 0));
+  const card = (option: JsonObject) => {
+    const status = text(option.status);
+    const candidates = asArray(option.candidates).map((value) => asObject(value));
+    return h(
+      'li',
+      { class: `option option-${status}` },
+      h('div', { class: 'option-head' }, h('span', { class: 'rank' }, `${text(option.rank)}.`), ' ', h('strong', {}, text(option.name)), ' ', badge(status, 'option'), option.requires_specialist === true ? h('span', { class: 'muted small' }, ' specialist') : null),
+      text(option.ranking) ? h('p', { class: 'ranking small' }, h('strong', {}, 'Ranked here: '), text(option.ranking)) : null,
+      asArray(option.reasons).length ? h('div', { class: 'reasons' }, h('span', { class: 'small' }, 'Why: '), findingsList(option.reasons)) : h('p', { class: 'muted small' }, 'No reason against it was found.'),
+      candidates.some((candidate) => asArray(candidate.reasons).length)
+        ? h(
+            'details',
+            {},
+            h('summary', {}, 'Per drug'),
+            h('ul', {}, ...candidates.map((candidate) => h('li', {}, h('strong', {}, text(candidate.name)), ' ', badge(text(candidate.status), 'option'), findingsList(candidate.reasons)))),
+          )
+        : null,
+      asArray(option.guideline).length || asArray(option.expected_remission).length
+        ? h('details', {}, h('summary', {}, 'Guidelines and expected remission'), findingsList(option.guideline), findingsList(option.expected_remission))
+        : null,
+      sourcesLine(text(option.rule) || undefined, option.sources),
+    );
+  };
+  return h(
+    'section',
+    { 'aria-labelledby': 'section-options', class: 'options' },
+    h('h2', { id: 'section-options' }, 'Options'),
+    h('ol', { class: 'option-list' }, ...sorted.map(card)),
+  );
+}
+
+/** Monitoring plans as dated checklists: past, due today, upcoming; recorded when a matching result exists. */
+export function renderMonitoring(assessment: JsonObject): HTMLElement | null {
+  const plans = asArray(assessment.monitoring).map((value) => asObject(value));
+  if (!plans.length) return null;
+  const plan = (entry: JsonObject) => {
+    const checklist = asArray(entry.checklist).map((value) => asObject(value));
+    const session = asArray(entry.session).map((value) => asObject(value));
+    const basis = text(entry.basis) === 'current' ? `current treatment, ${text(entry.treatment)} from ${text(entry.start)}` : `if started (${asArray(entry.for_options).map((option) => shortId(text(option))).join(', ') || text(entry.treatment)}), from ${text(entry.start)}`;
+    const current = text(entry.basis) === 'current';
+    const parts = [
+      h('p', { class: 'muted small' }, basis),
+      checklist.length
+        ? h(
+            'table',
+            { class: 'data checklist' },
+            h('thead', {}, h('tr', {}, ...['Date', 'Day', 'Check', 'State'].map((title) => h('th', { scope: 'col' }, title)))),
+            h(
+              'tbody',
+              {},
+              ...checklist.map((item) => {
+                const timing = text(item.timing);
+                const recorded = item.recorded_on !== null && item.recorded_on !== undefined;
+                const overdue = timing === 'past' && !recorded;
+                return h(
+                  'tr',
+                  { class: `check ${timing}${overdue ? ' overdue' : ''}` },
+                  h('td', {}, text(item.date)),
+                  h('td', {}, text(item.day)),
+                  h('td', {}, text(item.what), text(item.note) ? h('div', { class: 'muted small' }, text(item.note)) : null),
+                  h('td', {}, badge(timing, 'timing'), recorded ? h('div', { class: 'small' }, `recorded ${text(item.recorded_on)}`) : overdue ? h('div', { class: 'small' }, 'no result recorded') : null),
+                );
+              }),
+            ),
+          )
+        : h('p', { class: 'muted' }, 'No dated checks in the window shown.'),
+      session.length ? h('details', {}, h('summary', {}, 'Each session'), h('ul', {}, ...session.map((step) => h('li', {}, `minute ${text(step.minute)}: ${text(step.what)}`)))) : null,
+      text(entry.notes) ? h('p', { class: 'small' }, text(entry.notes)) : null,
+      sourcesLine(text(entry.plan) || undefined, entry.sources),
+    ];
+    // Plans of treatments under way are open; plans of options not started yet fold away.
+    if (current) return h('article', { class: 'card monitoring-plan current' }, h('h3', {}, text(entry.name)), ...parts);
+    return h('details', { class: 'card monitoring-plan if-started' }, h('summary', {}, h('strong', {}, text(entry.name)), ` — if started (${checklist.length} checks)`), ...parts);
+  };
+  const current = plans.filter((entry) => text(entry.basis) === 'current');
+  const proposed = plans.filter((entry) => text(entry.basis) !== 'current');
+  return h(
+    'section',
+    { 'aria-labelledby': 'section-monitoring', class: 'monitoring' },
+    h('h2', { id: 'section-monitoring' }, 'Monitoring'),
+    current.length ? h('h3', {}, 'Current treatment') : h('p', { class: 'muted' }, 'No current treatment has a monitoring plan.'),
+    ...current.map(plan),
+    proposed.length ? h('h3', {}, 'If an option is started') : null,
+    ...proposed.map(plan),
+  );
+}
+
+/** Drivers, options and monitoring, in that order (empty when the engine gave none). */
+export function renderNextSteps(assessment: JsonObject): HTMLElement[] {
+  return [renderDrivers(assessment), renderOptions(assessment), renderMonitoring(assessment)].filter((section): section is HTMLElement => section !== null);
+}
+
+/** Drivers, options, monitoring, then any other section a newer engine adds, shown generically. */
+export function renderOtherSections(assessment: JsonObject): HTMLElement[] {
+  const titles: Record<string, string> = { interactions: 'Interactions', pgx: 'Pharmacogenomics' };
+  const keys = Object.keys(assessment)
+    .filter((key) => !KNOWN.has(key) && !NEXT_STEPS.has(key))
+    .sort((left, right) => left.localeCompare(right));
+  return [
+    ...renderNextSteps(assessment),
+    ...keys.map((key) => h('section', { 'aria-labelledby': `section-${key}` }, h('h2', { id: `section-${key}` }, titles[key] ?? words(key)), renderJson(assessment[key]))),
+  ];
 }
 
 /** The procedures (ECT, TMS, esketamine ...) as assessed. */
