@@ -517,6 +517,7 @@ Result<PersonResult> ScreenPerson(const KnowledgeBase& kb, const OmopConfig& con
   evaluate_options.criteria_id = options.criteria_id;
   evaluate_options.regimen_and_genotypes = false;  // Screening needs adequacy, TRD status and staging only.
   evaluate_options.next_steps = false;
+  evaluate_options.explain = false;  // Screening reads verdicts and counts, never the findings' text.
   auto assessment = Evaluate(kb, reconstruction.record, evaluate_options);
   if (!assessment) return tl::unexpected(assessment.error());
   PersonResult result;
