@@ -176,7 +176,7 @@ Result<ScreenSummary> RunScreen(Source& source, const KnowledgeBase& kb, const O
         }
         summary.Add(*result, person.drug_exposures.size());
         drug_rows += static_cast<std::int64_t>(person.drug_exposures.size());
-        if (options.on_rows) text += ResultCsvRow(*result);
+        if (options.on_rows) AppendResultCsvRow(*result, text);
       }
       std::unique_lock<std::mutex> lock(mutex);
       progress.persons_done += static_cast<std::int64_t>(persons.size());
