@@ -160,10 +160,10 @@ class Evaluator {
           criteria_.id, criteria_.sources));
     }
     out.trd = AssessTrd(out.trials);
-    out.thase_rush = StageThaseRush(kb_.thase_rush(), out.trials, out.procedures);
-    out.european = StageEuropean(kb_.european(), out.trd, out.trials, as_of_);
-    out.maudsley = StageMaudsley(kb_.maudsley(), patient_, out.trd, out.trials, out.procedures, as_of_);
-    out.mgh = StageMgh(kb_.mgh(), out.trials, out.procedures, as_of_);
+    out.thase_rush = StageThaseRush(kb_.thase_rush(), out.trials, out.procedures, explain_);
+    out.european = StageEuropean(kb_.european(), out.trd, out.trials, as_of_, explain_);
+    out.maudsley = StageMaudsley(kb_.maudsley(), patient_, out.trd, out.trials, out.procedures, as_of_, explain_);
+    out.mgh = StageMgh(kb_.mgh(), out.trials, out.procedures, as_of_, explain_);
     CompleteMeasurement(mbc_, patient_, criteria_, as_of_, out);
     out.measurement.locale = !locale_.empty() ? locale_ : mbc_.default_locale;
     out.measurement.trials = std::move(trial_measurements_);
