@@ -116,7 +116,7 @@ std::string FailureTestText(const Criteria& criteria) {
 class Evaluator {
  public:
   Evaluator(const KnowledgeBase& kb, const PatientRecord& patient, const Criteria& criteria, Date as_of, std::string locale,
-            bool regimen_and_genotypes, bool next_steps)
+            bool regimen_and_genotypes, bool next_steps, bool explain)
       : kb_(kb),
         patient_(patient),
         criteria_(criteria),
@@ -124,6 +124,7 @@ class Evaluator {
         locale_(std::move(locale)),
         regimen_and_genotypes_(regimen_and_genotypes),
         next_steps_(next_steps && regimen_and_genotypes),
+        explain_(explain),
         mbc_(PrepareMeasurement(kb, patient, as_of)) {}
 
   Result<Assessment> Run() {
@@ -131,9 +132,11 @@ class Evaluator {
     out.patient_id = patient_.id;
     out.as_of = as_of_;
     out.criteria = &criteria_;
-    out.kb_version = kb_.version();
-    out.kb_digest = kb_.digest();
-    out.kb_origin = kb_.origin();
+    if (explain_) {
+      out.kb_version = kb_.version();
+      out.kb_digest = kb_.digest();
+      out.kb_origin = kb_.origin();
+    }
     std::vector<const Course*> ordered;
     for (const Course& course : patient_.courses) ordered.push_back(&course);
     std::stable_sort(ordered.begin(), ordered.end(), [](const Course* left, const Course* right) { return left->start < right->start; });
@@ -148,16 +151,19 @@ class Evaluator {
       out.procedures.push_back(AssessProcedure(*procedure, static_cast<int>(out.procedures.size()) + 1));
     }
     if (!patient_.episode_start) {
-      out.findings.push_back(Finding{"episode_start_missing",
-                                     "the start of the current episode is not recorded: every course not marked "
-                                     "\"previous\" is counted in the current episode",
-                                     criteria_.id, criteria_.sources});
+      out.findings.push_back(Explained(
+          "episode_start_missing",
+          [] {
+            return "the start of the current episode is not recorded: every course not marked \"previous\" is counted in the current "
+                   "episode";
+          },
+          criteria_.id, criteria_.sources));
     }
     out.trd = AssessTrd(out.trials);
-    out.thase_rush = StageThaseRush(kb_.thase_rush(), out.trials, out.procedures);
-    out.european = StageEuropean(kb_.european(), out.trd, out.trials, as_of_);
-    out.maudsley = StageMaudsley(kb_.maudsley(), patient_, out.trd, out.trials, out.procedures, as_of_);
-    out.mgh = StageMgh(kb_.mgh(), out.trials, out.procedures, as_of_);
+    out.thase_rush = StageThaseRush(kb_.thase_rush(), out.trials, out.procedures, explain_);
+    out.european = StageEuropean(kb_.european(), out.trd, out.trials, as_of_, explain_);
+    out.maudsley = StageMaudsley(kb_.maudsley(), patient_, out.trd, out.trials, out.procedures, as_of_, explain_);
+    out.mgh = StageMgh(kb_.mgh(), out.trials, out.procedures, as_of_, explain_);
     CompleteMeasurement(mbc_, patient_, criteria_, as_of_, out);
     out.measurement.locale = !locale_.empty() ? locale_ : mbc_.default_locale;
     out.measurement.trials = std::move(trial_measurements_);
@@ -186,11 +192,20 @@ class Evaluator {
       if (!knowledge) return tl::unexpected<Error>(knowledge.error());
       out.next_steps = std::make_shared<const NextSteps>(EvaluateNextSteps(*knowledge, kb_, patient_, out));
     }
-    out.cited_sources = CitedSources(out);
+    if (explain_) out.cited_sources = CitedSources(out);
     return out;
   }
 
  private:
+  /// A finding. Its message, rule and sources are built only when the assessment explains itself
+  /// (EvaluateOptions::explain); otherwise it carries its code alone, which is all the verdicts use.
+  template <class MakeMessage>
+  Finding Explained(std::string code, MakeMessage&& make_message, const std::string& rule,
+                    const std::vector<std::string>& sources = {}) const {
+    if (!explain_) return Finding{std::move(code), {}, {}, {}};
+    return Finding{std::move(code), make_message(), rule, sources};
+  }
+
   /// The regimen check (interactions, washouts, dose caps) over every drug in the record, and the
   /// pharmacogenomic assessment with the regimen's current CYP inhibitors as phenoconverters. Each is
   /// skipped (left null) when the KB has no tables for it; a KB whose tables do not load is an error.
@@ -237,18 +252,23 @@ class Evaluator {
     trial.dose_optimized = course.dose_optimized;
     trial.doses = course.doses;
     trial.duration_optimized = course.duration_optimized;
-    trial.rules = {criteria_.id, kb_.outcome_bands().id, drug.id};
-    trial.sources = Concat(criteria_.sources, kb_.outcome_bands().sources);
+    if (explain_) {
+      trial.rules = {criteria_.id, kb_.outcome_bands().id, drug.id};
+      trial.sources = Concat(criteria_.sources, kb_.outcome_bands().sources);
+    }
 
     // Counting window: the last day is the end, or as_of for an ongoing course; a recorded end
     // after as_of is cut at as_of (the assessment cannot know later days).
     std::optional<Date> last_day = course.end;
     if (course.ongoing) last_day = as_of_;
     if (last_day && as_of_ < *last_day) {
-      trial.findings.push_back(Finding{"end_after_as_of",
-                                       fmt::format("the recorded end {} is after the assessment date; days after {} are not counted",
-                                                   FormatDate(*last_day), FormatDate(as_of_)),
-                                       criteria_.id, {}});
+      trial.findings.push_back(Explained(
+          "end_after_as_of",
+          [&] {
+            return fmt::format("the recorded end {} is after the assessment date; days after {} are not counted", FormatDate(*last_day),
+                               FormatDate(as_of_));
+          },
+          criteria_.id));
       last_day = as_of_;
     }
     trial.episode = PlaceInEpisode(course.episode, patient_.episode_start, last_day);
@@ -256,11 +276,13 @@ class Evaluator {
     if (trial.episode == EpisodePlacement::Current && patient_.episode_start && course.start < *patient_.episode_start &&
         !course.episode) {
       trial.window_start = *patient_.episode_start;
-      trial.findings.push_back(Finding{
+      trial.findings.push_back(Explained(
           "started_before_episode",
-          fmt::format("started {}, before the current episode began on {}: only the days since {} count toward adequacy in this episode",
-                      FormatDate(course.start), FormatDate(*patient_.episode_start), FormatDate(*patient_.episode_start)),
-          criteria_.id, criteria_.sources});
+          [&] {
+            return fmt::format("started {}, before the current episode began on {}: only the days since {} count toward adequacy in this episode",
+                               FormatDate(course.start), FormatDate(*patient_.episode_start), FormatDate(*patient_.episode_start));
+          },
+          criteria_.id, criteria_.sources));
     }
     if (last_day && *last_day < trial.window_start) last_day = std::nullopt;
     trial.window_end = last_day;
@@ -270,10 +292,9 @@ class Evaluator {
     const double min_dose = adequacy.min_dose_mg_per_day;
     trial.min_adequate_dose_mg_per_day = min_dose;
     trial.required_days = adequacy.min_duration_days.value_or(criteria_.min_duration_days);
-    trial.sources = Concat(trial.sources, adequacy.sources);
-    const std::string required_text =
-        fmt::format("{} days ({} weeks)", trial.required_days, FormatWeeks(trial.required_days));
-    const std::string drug_rule = adequacy.min_duration_days ? drug.id : criteria_.id;
+    if (explain_) trial.sources = Concat(trial.sources, adequacy.sources);
+    const auto required_text = [&] { return fmt::format("{} days ({} weeks)", trial.required_days, FormatWeeks(trial.required_days)); };
+    const std::string& drug_rule = adequacy.min_duration_days ? drug.id : criteria_.id;
 
     std::vector<Finding> inadequate;
     std::vector<Finding> indeterminate;
@@ -287,11 +308,13 @@ class Evaluator {
         if (lab.name != level_rule->lab || lab.date < trial.window_start || level_window_end < lab.date) continue;
         const bool known_unit = std::find(level_rule->units.begin(), level_rule->units.end(), lab.unit) != level_rule->units.end();
         if (!known_unit) {
-          trial.findings.push_back(Finding{"level_unit_unknown",
-                                           fmt::format("{} {} {} on {} is not used: expected a unit of {}", lab.name, FormatNumber(lab.value),
-                                                       lab.unit.empty() ? "(no unit)" : lab.unit, FormatDate(lab.date),
-                                                       fmt::join(level_rule->units, " or ")),
-                                           drug.id, level_rule->sources});
+          trial.findings.push_back(Explained(
+              "level_unit_unknown",
+              [&] {
+                return fmt::format("{} {} {} on {} is not used: expected a unit of {}", lab.name, FormatNumber(lab.value),
+                                   lab.unit.empty() ? "(no unit)" : lab.unit, FormatDate(lab.date), fmt::join(level_rule->units, " or "));
+              },
+              drug.id, level_rule->sources));
           continue;
         }
         levels.push_back(&lab);
@@ -307,12 +330,14 @@ class Evaluator {
         trial.max_dose_mg_per_day = highest_dose;
       }
       if (first_adequate == levels.end()) {
-        inadequate.push_back(Finding{"subtherapeutic_level",
-                                     fmt::format("the highest {} in the course, {} {}, is below the {} {} that makes an adequate trial; "
-                                                 "the level decides, not the dose",
-                                                 level_rule->lab, FormatNumber(highest), levels.front()->unit, FormatNumber(level_rule->min),
-                                                 level_rule->units.front()),
-                                     drug.id, level_rule->sources});
+        inadequate.push_back(Explained(
+            "subtherapeutic_level",
+            [&] {
+              return fmt::format("the highest {} in the course, {} {}, is below the {} {} that makes an adequate trial; the level decides, not the dose",
+                                 level_rule->lab, FormatNumber(highest), levels.front()->unit, FormatNumber(level_rule->min),
+                                 level_rule->units.front());
+            },
+            drug.id, level_rule->sources));
         trial.days_at_adequate_dose = 0;
       } else {
         // The level proves adequate exposure from the day it was drawn; earlier days are not assumed.
@@ -320,20 +345,25 @@ class Evaluator {
         const long days = last_day ? InclusiveDays(from, *last_day) : 1;
         trial.days_at_adequate_dose = days;
         trial.days_at_adequate_dose_is_lower_bound = !last_day.has_value();
-        trial.findings.push_back(Finding{"serum_level_used",
-                                         fmt::format("{} {} {} on {} (at least {} required): the level, not the dose, decides; days are "
-                                                     "counted from that date",
-                                                     level_rule->lab, FormatNumber((*first_adequate)->value), (*first_adequate)->unit,
-                                                     FormatDate(from), FormatNumber(level_rule->min)),
-                                         drug.id, level_rule->sources});
+        trial.findings.push_back(Explained(
+            "serum_level_used",
+            [&] {
+              return fmt::format("{} {} {} on {} (at least {} required): the level, not the dose, decides; days are counted from that date",
+                                 level_rule->lab, FormatNumber((*first_adequate)->value), (*first_adequate)->unit, FormatDate(from),
+                                 FormatNumber(level_rule->min));
+            },
+            drug.id, level_rule->sources));
         if (last_day && days < trial.required_days) {
-          inadequate.push_back(Finding{"too_short_at_level",
-                                       fmt::format("{} days ({} weeks) from the first adequate level to the end; at least {} are required",
-                                                   days, FormatWeeks(days), required_text),
-                                       drug_rule, criteria_.sources});
+          inadequate.push_back(Explained(
+              "too_short_at_level",
+              [&] {
+                return fmt::format("{} days ({} weeks) from the first adequate level to the end; at least {} are required", days, FormatWeeks(days),
+                                   required_text());
+              },
+              drug_rule, criteria_.sources));
         } else if (!last_day && days < trial.required_days) {
-          indeterminate.push_back(Finding{"end_missing", "no end date and not marked ongoing: the duration is unknown", criteria_.id,
-                                          criteria_.sources});
+          indeterminate.push_back(
+              Explained("end_missing", [] { return "no end date and not marked ongoing: the duration is unknown"; }, criteria_.id, criteria_.sources));
         }
       }
     } else if (!course.doses.empty()) {
@@ -360,38 +390,49 @@ class Evaluator {
       trial.days_at_adequate_dose = adequate_days;
       trial.days_at_adequate_dose_is_lower_bound = !last_day.has_value();
       if (highest < min_dose) {
-        inadequate.push_back(Finding{
+        inadequate.push_back(Explained(
             "subtherapeutic_dose",
-            fmt::format("the highest dose, {}, is below the minimum adequate dose of {} ({} {})", Mg(highest), drug.inn, Mg(min_dose),
-                        adequacy.basis == "atrq" ? "on the MGH-ATRQ" : "per " + adequacy.basis),
-            drug.id, adequacy.sources});
+            [&] {
+              return fmt::format("the highest dose, {}, is below the minimum adequate dose of {} ({} {})", Mg(highest), drug.inn, Mg(min_dose),
+                                 adequacy.basis == "atrq" ? "on the MGH-ATRQ" : "per " + adequacy.basis);
+            },
+            drug.id, adequacy.sources));
       } else if (last_day && adequate_days < trial.required_days) {
-        std::string message = fmt::format("{} days ({} weeks) at or above {}; at least {} are required", adequate_days,
-                                          FormatWeeks(adequate_days), Mg(min_dose), required_text);
-        if (below_days > 0) message += fmt::format("; {} days below {} (titration or reduction) do not count", below_days, Mg(min_dose));
-        inadequate.push_back(Finding{"too_short_at_dose", message, drug_rule, criteria_.sources});
+        inadequate.push_back(Explained(
+            "too_short_at_dose",
+            [&] {
+              std::string message = fmt::format("{} days ({} weeks) at or above {}; at least {} are required", adequate_days,
+                                                FormatWeeks(adequate_days), Mg(min_dose), required_text());
+              if (below_days > 0) message += fmt::format("; {} days below {} (titration or reduction) do not count", below_days, Mg(min_dose));
+              return message;
+            },
+            drug_rule, criteria_.sources));
       } else if (!last_day && adequate_days < trial.required_days) {
-        indeterminate.push_back(Finding{"end_missing",
-                                        fmt::format("no end date and not marked ongoing: at least {} days at or above {} are "
-                                                    "documented, {} are required",
-                                                    adequate_days, Mg(min_dose), required_text),
-                                        criteria_.id, criteria_.sources});
+        indeterminate.push_back(Explained(
+            "end_missing",
+            [&] {
+              return fmt::format("no end date and not marked ongoing: at least {} days at or above {} are documented, {} are required", adequate_days,
+                                 Mg(min_dose), required_text());
+            },
+            criteria_.id, criteria_.sources));
       }
     } else {
       if (trial.days_in_window && *trial.days_in_window < trial.required_days) {
-        inadequate.push_back(Finding{"too_short",
-                                     fmt::format("taken for {} days ({} weeks) in this episode at any dose; at least {} at or "
-                                                 "above {} are required",
-                                                 *trial.days_in_window, FormatWeeks(*trial.days_in_window), required_text, Mg(min_dose)),
-                                     drug_rule, criteria_.sources});
+        inadequate.push_back(Explained(
+            "too_short",
+            [&] {
+              return fmt::format("taken for {} days ({} weeks) in this episode at any dose; at least {} at or above {} are required",
+                                 *trial.days_in_window, FormatWeeks(*trial.days_in_window), required_text(), Mg(min_dose));
+            },
+            drug_rule, criteria_.sources));
       }
-      indeterminate.push_back(Finding{"dose_missing",
-                                      fmt::format("no dose recorded: cannot tell whether {} reached the minimum adequate dose of {}",
-                                                  drug.inn, Mg(min_dose)),
-                                      drug.id, adequacy.sources});
+      indeterminate.push_back(Explained(
+          "dose_missing",
+          [&] { return fmt::format("no dose recorded: cannot tell whether {} reached the minimum adequate dose of {}", drug.inn, Mg(min_dose)); },
+          drug.id, adequacy.sources));
       if (!last_day) {
-        indeterminate.push_back(Finding{"end_missing", "no end date and not marked ongoing: the duration is unknown", criteria_.id,
-                                        criteria_.sources});
+        indeterminate.push_back(
+            Explained("end_missing", [] { return "no end date and not marked ongoing: the duration is unknown"; }, criteria_.id, criteria_.sources));
       }
     }
 
@@ -400,18 +441,23 @@ class Evaluator {
         std::find(criteria_.adherence_accepted.begin(), criteria_.adherence_accepted.end(), AdherenceName(course.adherence)) !=
         criteria_.adherence_accepted.end();
     if (course.adherence_percent && *course.adherence_percent < criteria_.adherence_min_percent) {
-      inadequate.push_back(Finding{"adherence_below_threshold",
-                                   fmt::format("{}% of doses taken; at least {}% are required", FormatNumber(*course.adherence_percent),
-                                               FormatNumber(criteria_.adherence_min_percent)),
-                                   criteria_.id, criteria_.sources});
+      inadequate.push_back(Explained(
+          "adherence_below_threshold",
+          [&] {
+            return fmt::format("{}% of doses taken; at least {}% are required", FormatNumber(*course.adherence_percent),
+                               FormatNumber(criteria_.adherence_min_percent));
+          },
+          criteria_.id, criteria_.sources));
     } else if (course.adherence != Adherence::Unknown && !accepted_label) {
-      inadequate.push_back(Finding{fmt::format("{}_adherence", AdherenceName(course.adherence)),
-                                   fmt::format("adherence recorded as {}: the criteria require the drug to have been taken as prescribed",
-                                               AdherenceName(course.adherence)),
-                                   criteria_.id, criteria_.sources});
+      inadequate.push_back(Explained(
+          fmt::format("{}_adherence", AdherenceName(course.adherence)),
+          [&] {
+            return fmt::format("adherence recorded as {}: the criteria require the drug to have been taken as prescribed", AdherenceName(course.adherence));
+          },
+          criteria_.id, criteria_.sources));
     } else if (course.adherence == Adherence::Unknown && !course.adherence_percent && criteria_.adherence_unknown_is_indeterminate) {
-      indeterminate.push_back(Finding{"adherence_missing", "adherence not recorded: ask whether the drug was taken as prescribed",
-                                      criteria_.id, criteria_.sources});
+      indeterminate.push_back(Explained(
+          "adherence_missing", [] { return "adherence not recorded: ask whether the drug was taken as prescribed"; }, criteria_.id, criteria_.sources));
     }
 
     // An ongoing course that has not yet reached the dose or the duration is still in progress:
@@ -428,16 +474,24 @@ class Evaluator {
         it = inadequate.erase(it);
       }
       if (!still_open.empty()) {
-        std::string message = "in progress: the course is ongoing and has not yet met the dose and duration rules";
-        const long done = trial.days_at_adequate_dose.value_or(0);
-        const bool at_dose_now = !course.doses.empty() && course.doses.back().mg_per_day >= min_dose;
-        if (at_dose_now && done < trial.required_days) {
-          message += fmt::format("; at the current dose it can be judged from {}", FormatDate(AddDays(as_of_, trial.required_days - done)));
-        }
-        indeterminate.insert(indeterminate.begin(), Finding{"in_progress", message, drug_rule, criteria_.sources});
+        indeterminate.insert(indeterminate.begin(), Explained(
+                                                        "in_progress",
+                                                        [&] {
+                                                          std::string message =
+                                                              "in progress: the course is ongoing and has not yet met the dose and duration rules";
+                                                          const long done = trial.days_at_adequate_dose.value_or(0);
+                                                          const bool at_dose_now =
+                                                              !course.doses.empty() && course.doses.back().mg_per_day >= min_dose;
+                                                          if (at_dose_now && done < trial.required_days) {
+                                                            message += fmt::format("; at the current dose it can be judged from {}",
+                                                                                   FormatDate(AddDays(as_of_, trial.required_days - done)));
+                                                          }
+                                                          return message;
+                                                        },
+                                                        drug_rule, criteria_.sources));
         for (Finding& finding : still_open) {
-          finding.message = "so far: " + finding.message;
-          indeterminate.push_back(finding);
+          if (explain_) finding.message = "so far: " + finding.message;
+          indeterminate.push_back(std::move(finding));
         }
       }
     }
@@ -447,13 +501,15 @@ class Evaluator {
       trial.adequacy = Adequacy::Indeterminate;
     } else {
       trial.adequacy = Adequacy::Adequate;
-      const std::string exposure = levels.empty() ? "at or above " + Mg(min_dose)
-                                                  : fmt::format("from the first {} of at least {}", level_rule->lab, FormatNumber(level_rule->min));
-      trial.adequacy_reasons.push_back(Finding{
+      trial.adequacy_reasons.push_back(Explained(
           "adequate",
-          fmt::format("{} days ({} weeks) {} with good adherence; {} required", *trial.days_at_adequate_dose,
-                      FormatWeeks(*trial.days_at_adequate_dose), exposure, required_text),
-          criteria_.id, Concat(criteria_.sources, adequacy.sources)});
+          [&] {
+            const std::string exposure = levels.empty() ? "at or above " + Mg(min_dose)
+                                                        : fmt::format("from the first {} of at least {}", level_rule->lab, FormatNumber(level_rule->min));
+            return fmt::format("{} days ({} weeks) {} with good adherence; {} required", *trial.days_at_adequate_dose,
+                               FormatWeeks(*trial.days_at_adequate_dose), exposure, required_text());
+          },
+          criteria_.id, explain_ ? Concat(criteria_.sources, adequacy.sources) : std::vector<std::string>{}));
     }
     trial.adequacy_reasons.insert(trial.adequacy_reasons.end(), inadequate.begin(), inadequate.end());
     trial.adequacy_reasons.insert(trial.adequacy_reasons.end(), indeterminate.begin(), indeterminate.end());
@@ -472,11 +528,14 @@ class Evaluator {
     }
     if (decided != nullptr && trial.outcome_basis == "clinician_judgement") {
       if (*decided->outcome != trial.outcome) {
-        trial.findings.push_back(Finding{"scale_disagrees",
-                                         fmt::format("the recorded outcome is {}, but {} totals show {} ({}% improvement): the recorded judgement is used",
-                                                     OutcomeName(trial.outcome), decided->short_name, OutcomeName(*decided->outcome),
-                                                     FormatNumber(std::round(*decided->percent_change * 10) / 10)),
-                                         kb_.outcome_bands().id, kb_.outcome_bands().sources});
+        trial.findings.push_back(Explained(
+            "scale_disagrees",
+            [&] {
+              return fmt::format("the recorded outcome is {}, but {} totals show {} ({}% improvement): the recorded judgement is used",
+                                 OutcomeName(trial.outcome), decided->short_name, OutcomeName(*decided->outcome),
+                                 FormatNumber(std::round(*decided->percent_change * 10) / 10));
+            },
+            kb_.outcome_bands().id, kb_.outcome_bands().sources));
       }
     } else if (decided != nullptr) {
       const std::optional<double> rated = trial.improvement_percent;
@@ -486,14 +545,23 @@ class Evaluator {
       trial.improvement_percent = std::round(*decided->percent_change * 10) / 10;
       const auto scale = mbc_.scales.find(decided->scale_id);
       trial.rated_by = scale != mbc_.scales.end() && scale->second.rater == "clinician" ? "clinician" : "patient";
-      std::string message = fmt::format("outcome from {} totals: {} on {} to {} on {}, {}% improvement: {}", decided->short_name,
-                                        FormatNumber(decided->baseline->total), FormatDate(decided->baseline->date), FormatNumber(decided->latest->total),
-                                        FormatDate(decided->latest->date), FormatNumber(*trial.improvement_percent), OutcomeName(trial.outcome));
-      if (rated) message += fmt::format("; the rated improvement of {}% is not used", FormatNumber(*rated));
-      trial.findings.push_back(Finding{"outcome_from_scale", message, mbc_.rules.outcomes->id,
-                                       Concat(mbc_.rules.outcomes->sources, decided->remission ? scale->second.remission_sources : std::vector<std::string>{})});
-      trial.rules.push_back(mbc_.rules.outcomes->id);
-      trial.sources = Concat(trial.sources, mbc_.rules.outcomes->sources);
+      trial.findings.push_back(Explained(
+          "outcome_from_scale",
+          [&] {
+            std::string message = fmt::format("outcome from {} totals: {} on {} to {} on {}, {}% improvement: {}", decided->short_name,
+                                              FormatNumber(decided->baseline->total), FormatDate(decided->baseline->date),
+                                              FormatNumber(decided->latest->total), FormatDate(decided->latest->date),
+                                              FormatNumber(*trial.improvement_percent), OutcomeName(trial.outcome));
+            if (rated) message += fmt::format("; the rated improvement of {}% is not used", FormatNumber(*rated));
+            return message;
+          },
+          mbc_.rules.outcomes->id,
+          explain_ ? Concat(mbc_.rules.outcomes->sources, decided->remission ? scale->second.remission_sources : std::vector<std::string>{})
+                   : std::vector<std::string>{}));
+      if (explain_) {
+        trial.rules.push_back(mbc_.rules.outcomes->id);
+        trial.sources = Concat(trial.sources, mbc_.rules.outcomes->sources);
+      }
     }
     if (!measured.trajectories.empty()) trial_measurements_.push_back(std::move(measured));
     const bool percent_decides = trial.outcome_basis == "improvement" ||
@@ -513,33 +581,43 @@ class Evaluator {
       }
     }
     if (trial.outcome == Outcome::Intolerance) {
-      trial.findings.push_back(Finding{"intolerance",
-                                       "stopped because of side effects: intolerance is recorded, but it is not an efficacy "
-                                       "failure and does not count toward treatment resistance",
-                                       kb_.trd_definition().id, kb_.trd_definition().sources});
+      trial.findings.push_back(Explained(
+          "intolerance",
+          [] {
+            return "stopped because of side effects: intolerance is recorded, but it is not an efficacy failure and does not count toward "
+                   "treatment resistance";
+          },
+          kb_.trd_definition().id, kb_.trd_definition().sources));
     }
     if (trial.adequacy == Adequacy::Adequate && !trial.failed) {
-      trial.findings.push_back(Finding{"outcome_unknown",
-                                       "adequate, but the outcome is not recorded: record the improvement (percent) or the "
-                                       "clinician's judgement to decide whether it failed",
-                                       kb_.outcome_bands().id, kb_.outcome_bands().sources});
+      trial.findings.push_back(Explained(
+          "outcome_unknown",
+          [] {
+            return "adequate, but the outcome is not recorded: record the improvement (percent) or the clinician's judgement to decide whether "
+                   "it failed";
+          },
+          kb_.outcome_bands().id, kb_.outcome_bands().sources));
     }
     if (trial.adequacy == Adequacy::Adequate && trial.failed && *trial.failed && percent) {
-      trial.findings.push_back(Finding{"failed",
-                                       fmt::format("{}% improvement meets the failure test of {} ({})", FormatNumber(*percent),
-                                                   criteria_.id, FailureTestText(criteria_)),
-                                       criteria_.id, criteria_.sources});
+      trial.findings.push_back(Explained(
+          "failed",
+          [&] {
+            return fmt::format("{}% improvement meets the failure test of {} ({})", FormatNumber(*percent), criteria_.id, FailureTestText(criteria_));
+          },
+          criteria_.id, criteria_.sources));
     }
     if (drug.max_dose_mg_per_day && trial.max_dose_mg_per_day && *trial.max_dose_mg_per_day > *drug.max_dose_mg_per_day) {
-      trial.findings.push_back(Finding{"dose_above_maximum",
-                                       fmt::format("{} of {} is above the usual maximum of {}", Mg(*trial.max_dose_mg_per_day), drug.inn,
-                                                   Mg(*drug.max_dose_mg_per_day)),
-                                       drug.id, drug.max_dose_sources});
+      trial.findings.push_back(Explained(
+          "dose_above_maximum",
+          [&] {
+            return fmt::format("{} of {} is above the usual maximum of {}", Mg(*trial.max_dose_mg_per_day), drug.inn, Mg(*drug.max_dose_mg_per_day));
+          },
+          drug.id, drug.max_dose_sources));
     }
     if (course.episode) {
-      trial.findings.push_back(Finding{"episode_set_in_record",
-                                       fmt::format("placed in the {} episode as the record says", EpisodePlacementName(*course.episode)),
-                                       criteria_.id, {}});
+      trial.findings.push_back(Explained(
+          "episode_set_in_record", [&] { return fmt::format("placed in the {} episode as the record says", EpisodePlacementName(*course.episode)); },
+          criteria_.id));
     }
     return trial;
   }
@@ -561,17 +639,20 @@ class Evaluator {
     if (procedure.improvement) out.improvement_percent = procedure.improvement->percent;
     out.failed = IsFailure(criteria_, out.outcome, out.outcome_basis == "improvement" ? out.improvement_percent : std::nullopt);
     if (procedure.source_list == "medications") {
-      out.findings.push_back(Finding{"interventional_drug",
-                                     fmt::format("listed under medications; {} is given in supervised sessions and is assessed with "
-                                                 "the procedures, not as an antidepressant trial",
-                                                 procedure.kind),
-                                     "drug." + procedure.kind, {}});
+      out.findings.push_back(Explained(
+          "interventional_drug",
+          [&] {
+            return fmt::format("listed under medications; {} is given in supervised sessions and is assessed with the procedures, not as an "
+                               "antidepressant trial",
+                               procedure.kind);
+          },
+          explain_ ? "drug." + procedure.kind : std::string()));
     }
     if (procedure.kind == "ect") {
-      out.findings.push_back(Finding{"ect_adequacy_not_assessed",
-                                     "the adequacy of an ECT course (number of sessions, seizure quality) is not assessed; the "
-                                     "recorded outcome is used",
-                                     kb_.thase_rush().id, {}});
+      out.findings.push_back(Explained(
+          "ect_adequacy_not_assessed",
+          [] { return "the adequacy of an ECT course (number of sessions, seizure quality) is not assessed; the recorded outcome is used"; },
+          kb_.thase_rush().id));
     }
     return out;
   }
@@ -584,30 +665,34 @@ class Evaluator {
                             definition.excluding_diagnoses.end();
       if (!excluded) continue;
       if (diagnosis.status == "ruled_out") {
-        findings.push_back(Finding{"bipolar_ruled_out",
-                                   fmt::format("{} is recorded as ruled out, so the TRD definition applies", diagnosis.kind),
-                                   definition.id, definition.sources});
+        findings.push_back(Explained(
+            "bipolar_ruled_out", [&] { return fmt::format("{} is recorded as ruled out, so the TRD definition applies", diagnosis.kind); },
+            definition.id, definition.sources));
         continue;
       }
       bipolar = true;
-      findings.push_back(Finding{"bipolar_diagnosis",
-                                 fmt::format("the record has a diagnosis of {}{}: the TRD definition covers unipolar depression only",
-                                             diagnosis.kind, diagnosis.status.empty() ? "" : " (" + diagnosis.status + ")"),
-                                 definition.id, definition.sources});
+      findings.push_back(Explained(
+          "bipolar_diagnosis",
+          [&] {
+            return fmt::format("the record has a diagnosis of {}{}: the TRD definition covers unipolar depression only", diagnosis.kind,
+                               diagnosis.status.empty() ? "" : " (" + diagnosis.status + ")");
+          },
+          definition.id, definition.sources));
     }
     const auto excluded_history = [&](const char* name) {
       return std::find(definition.excluding_history.begin(), definition.excluding_history.end(), name) != definition.excluding_history.end();
     };
     if (patient_.history_bipolar && excluded_history("bipolar")) {
       bipolar = true;
-      findings.push_back(Finding{"bipolar_history", "the history records bipolar disorder: the TRD definition covers unipolar depression only",
-                                 definition.id, definition.sources});
+      findings.push_back(Explained(
+          "bipolar_history", [] { return "the history records bipolar disorder: the TRD definition covers unipolar depression only"; }, definition.id,
+          definition.sources));
     }
     if (patient_.history_mania_or_hypomania && excluded_history("mania_or_hypomania")) {
       bipolar = true;
-      findings.push_back(Finding{"mania_history",
-                                 "the history records a manic or hypomanic episode: the TRD definition covers unipolar depression only",
-                                 definition.id, definition.sources});
+      findings.push_back(Explained(
+          "mania_history", [] { return "the history records a manic or hypomanic episode: the TRD definition covers unipolar depression only"; },
+          definition.id, definition.sources));
     }
     return bipolar;
   }
@@ -616,8 +701,10 @@ class Evaluator {
     const TrdDefinition& definition = kb_.trd_definition();
     TrdAssessment trd;
     trd.required = definition.min_failed_trials;
-    trd.rule = definition.id;
-    trd.sources = definition.sources;
+    if (explain_) {
+      trd.rule = definition.id;
+      trd.sources = definition.sources;
+    }
     std::set<std::string> failed_drugs;
     std::set<std::string> undecided_drugs;
     for (const TrialAssessment& trial : trials) {
@@ -627,11 +714,13 @@ class Evaluator {
         trd.failed_trial_indices.push_back(trial.index);
         if (is_new) trd.failed_drugs.push_back(trial.drug->id);
         if (!is_new && definition.distinct_drugs) {
-          trd.findings.push_back(Finding{"same_drug_again",
-                                         fmt::format("trial {} repeats {}: a drug counts once toward the {} different antidepressants "
-                                                     "required",
-                                                     trial.index, trial.drug->inn, definition.min_failed_trials),
-                                         definition.id, definition.sources});
+          trd.findings.push_back(Explained(
+              "same_drug_again",
+              [&] {
+                return fmt::format("trial {} repeats {}: a drug counts once toward the {} different antidepressants required", trial.index,
+                                   trial.drug->inn, definition.min_failed_trials);
+              },
+              definition.id, definition.sources));
         }
       }
     }
@@ -654,29 +743,36 @@ class Evaluator {
     if (trd.failed_adequate_trials >= definition.min_failed_trials) {
       trd.status = TrdStatus::Meets;
       trd.findings.insert(trd.findings.begin(),
-                          Finding{"trd_met",
-                                  fmt::format("{} different antidepressants failed after adequate trials in the current episode; {} "
-                                              "are required",
-                                              trd.failed_adequate_trials, definition.min_failed_trials),
-                                  definition.id, definition.sources});
+                          Explained(
+                              "trd_met",
+                              [&] {
+                                return fmt::format("{} different antidepressants failed after adequate trials in the current episode; {} are required",
+                                                   trd.failed_adequate_trials, definition.min_failed_trials);
+                              },
+                              definition.id, definition.sources));
     } else if (possible >= definition.min_failed_trials) {
       trd.status = TrdStatus::Indeterminate;
       trd.findings.insert(trd.findings.begin(),
-                          Finding{"trd_undecided",
-                                  fmt::format("{} failed adequate trial{} counted; {} more trial{} could count once the missing "
-                                              "data are recorded (trials {})",
-                                              trd.failed_adequate_trials, trd.failed_adequate_trials == 1 ? "" : "s",
-                                              undecided_drugs.size(), undecided_drugs.size() == 1 ? "" : "s",
-                                              fmt::join(trd.undecided_trial_indices, ", ")),
-                                  definition.id, definition.sources});
+                          Explained(
+                              "trd_undecided",
+                              [&] {
+                                return fmt::format("{} failed adequate trial{} counted; {} more trial{} could count once the missing data are recorded "
+                                                   "(trials {})",
+                                                   trd.failed_adequate_trials, trd.failed_adequate_trials == 1 ? "" : "s", undecided_drugs.size(),
+                                                   undecided_drugs.size() == 1 ? "" : "s", fmt::join(trd.undecided_trial_indices, ", "));
+                              },
+                              definition.id, definition.sources));
     } else {
       trd.status = TrdStatus::DoesNotMeet;
       trd.findings.insert(trd.findings.begin(),
-                          Finding{"trd_not_met",
-                                  fmt::format("{} failed adequate antidepressant trial{} in the current episode; {} are required",
-                                              trd.failed_adequate_trials, trd.failed_adequate_trials == 1 ? "" : "s",
-                                              definition.min_failed_trials),
-                                  definition.id, definition.sources});
+                          Explained(
+                              "trd_not_met",
+                              [&] {
+                                return fmt::format("{} failed adequate antidepressant trial{} in the current episode; {} are required",
+                                                   trd.failed_adequate_trials, trd.failed_adequate_trials == 1 ? "" : "s",
+                                                   definition.min_failed_trials);
+                              },
+                              definition.id, definition.sources));
     }
     return trd;
   }
@@ -727,24 +823,29 @@ class Evaluator {
     std::vector<Alert> alerts;
     for (const Finding& finding : assessment.findings) {
       if (finding.code != "episode_start_missing") continue;
-      alerts.push_back(Alert{AlertSeverity::Warning,
-                             Finding{finding.code,
-                                     "the start of the current episode is not recorded: trials from earlier episodes may be "
-                                     "counted toward treatment resistance; record episode.start",
-                                     finding.rule, finding.sources}});
+      alerts.push_back(Alert{AlertSeverity::Warning, Explained(
+                                                         finding.code,
+                                                         [] {
+                                                           return "the start of the current episode is not recorded: trials from earlier episodes may be "
+                                                                  "counted toward treatment resistance; record episode.start";
+                                                         },
+                                                         finding.rule, finding.sources)});
     }
     if (assessment.trd.status == TrdStatus::NotApplicable) {
-      alerts.push_back(Alert{AlertSeverity::Warning,
-                             Finding{"bipolar_spectrum",
-                                     "bipolar disorder or a past manic/hypomanic episode is recorded: TRD criteria for unipolar "
-                                     "depression do not apply, and antidepressant choices need a bipolar-depression pathway",
-                                     kb_.trd_definition().id, kb_.trd_definition().sources}});
+      alerts.push_back(Alert{AlertSeverity::Warning, Explained(
+                                                         "bipolar_spectrum",
+                                                         [] {
+                                                           return "bipolar disorder or a past manic/hypomanic episode is recorded: TRD criteria for "
+                                                                  "unipolar depression do not apply, and antidepressant choices need a "
+                                                                  "bipolar-depression pathway";
+                                                         },
+                                                         kb_.trd_definition().id, kb_.trd_definition().sources)});
     }
     for (const TrialAssessment& trial : assessment.trials) {
       for (const Finding& finding : trial.findings) {
         if (finding.code != "dose_above_maximum") continue;
         Finding alert = finding;
-        alert.message = fmt::format("trial {}: {}", trial.index, finding.message);
+        if (explain_) alert.message = fmt::format("trial {}: {}", trial.index, finding.message);
         alerts.push_back(Alert{AlertSeverity::Warning, alert});
       }
     }
@@ -759,6 +860,7 @@ class Evaluator {
   std::string locale_;
   bool regimen_and_genotypes_ = true;
   bool next_steps_ = true;
+  bool explain_ = true;
   MbcContext mbc_;
   std::vector<TrialMeasurement> trial_measurements_;
 };
@@ -776,7 +878,8 @@ Result<Assessment> Evaluate(const KnowledgeBase& kb, const PatientRecord& patien
     std::string message = fmt::format("unknown criteria \"{}\" (known: {})", criteria_id, fmt::join(ids, ", "));
     return Fail(ErrorCode::InvalidInput, message, "--criteria");
   }
-  return Evaluator(kb, patient, *criteria, options.as_of, options.locale, options.regimen_and_genotypes, options.next_steps).Run();
+  return Evaluator(kb, patient, *criteria, options.as_of, options.locale, options.regimen_and_genotypes, options.next_steps, options.explain)
+      .Run();
 }
 
 }  // namespace refract

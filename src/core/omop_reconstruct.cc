@@ -56,7 +56,7 @@ struct Use {
 
 // A treatment step (course or procedure course) for the treatment-change rule.
 struct Step {
-  std::string key;  // drug id or procedure kind
+  std::string_view key;  // drug id (in the KB) or procedure kind (in the record)
   Date start;
 };
 
@@ -172,12 +172,15 @@ class Reconstructor {
     std::vector<const DrugExposureRow*> ordered;
     ordered.reserve(rows_.drug_exposures.size());
     for (const DrugExposureRow& row : rows_.drug_exposures) ordered.push_back(&row);
-    std::sort(ordered.begin(), ordered.end(), [](const DrugExposureRow* left, const DrugExposureRow* right) {
+    const auto before = [](const DrugExposureRow* left, const DrugExposureRow* right) {
       if (left->start != right->start) return left->start < right->start;
       if (left->drug_exposure_id != right->drug_exposure_id) return left->drug_exposure_id < right->drug_exposure_id;
       return left->drug_concept_id < right->drug_concept_id;
-    });
+    };
+    // Rows usually arrive in this order already; checking is cheaper than sorting.
+    if (!std::is_sorted(ordered.begin(), ordered.end(), before)) std::sort(ordered.begin(), ordered.end(), before);
     std::vector<Use> uses;
+    uses.reserve(ordered.size());
     for (const DrugExposureRow* row : ordered) {
       std::int64_t supply_days = row->days_supply.value_or(0);
       if (supply_days < 0) {
@@ -225,19 +228,25 @@ class Reconstructor {
   }
 
   void BuildCourses(const std::vector<Use>& uses, PatientRecord& record) {
-    std::map<std::string, std::vector<const Use*>> by_drug;
+    // The uses of each drug, drugs in id order, each drug's uses in date order (a stable sort keeps it).
+    std::vector<const Use*> by_drug;
     for (const Use& use : uses) {
       const Drug& drug = *use.drug;
-      if ((drug.counts_as == CountsAs::Antidepressant || drug.counts_as == CountsAs::Augmentation) && drug.adequacy) {
-        by_drug[drug.id].push_back(&use);
-      }
+      if ((drug.counts_as == CountsAs::Antidepressant || drug.counts_as == CountsAs::Augmentation) && drug.adequacy) by_drug.push_back(&use);
     }
+    std::stable_sort(by_drug.begin(), by_drug.end(), [](const Use* left, const Use* right) {
+      return left->drug != right->drug && left->drug->id < right->drug->id;
+    });
     struct Built {
       Course course;
       Date last_day;  // end, or as_of when ongoing
     };
     std::vector<Built> built;
-    for (const auto& [drug_id, drug_uses] : by_drug) {
+    for (std::size_t group_first = 0; group_first < by_drug.size();) {
+      std::size_t group_end = group_first + 1;
+      while (group_end < by_drug.size() && by_drug[group_end]->drug == by_drug[group_first]->drug) ++group_end;
+      const std::span<const Use* const> drug_uses(by_drug.data() + group_first, group_end - group_first);
+      group_first = group_end;
       std::size_t first = 0;
       while (first < drug_uses.size()) {
         Date course_end = drug_uses[first]->end;
@@ -246,7 +255,7 @@ class Reconstructor {
           course_end = Later(course_end, drug_uses[last]->end);
           ++last;
         }
-        built.push_back(Built{MakeCourse(std::span<const Use* const>(drug_uses.data() + first, last - first), course_end), {}});
+        built.push_back(Built{MakeCourse(drug_uses.subspan(first, last - first), course_end), {}});
         built.back().last_day = built.back().course.ongoing ? as_of_ : *built.back().course.end;
         first = last;
       }
@@ -257,7 +266,7 @@ class Reconstructor {
     });
     for (std::size_t course_idx = 0; course_idx < built.size(); ++course_idx) {
       built[course_idx].course.input_index = static_cast<int>(course_idx);
-      built[course_idx].course.id = fmt::format("c{}", course_idx + 1);
+      built[course_idx].course.id = "c" + std::to_string(course_idx + 1);
     }
     // Roles: a second antidepressant overlapping an earlier one long enough is a combination; an
     // augmenting agent is linked to the antidepressant course it overlaps most.
@@ -438,10 +447,11 @@ class Reconstructor {
       scores_.emplace_back(row.date, *row.value);
     }
     std::vector<Step> steps;
+    steps.reserve(record.courses.size() + record.procedures.size());
     for (const Course& course : record.courses) steps.push_back(Step{course.drug->id, course.start});
     for (const Procedure& procedure : record.procedures) steps.push_back(Step{procedure.kind, procedure.start});
 
-    const auto decide = [&](const std::string& key, Date start, Date last_day, std::optional<Improvement>& improvement,
+    const auto decide = [&](std::string_view key, Date start, Date last_day, std::optional<Improvement>& improvement,
                             std::optional<Outcome>& outcome) {
       if (const auto baseline = LatestScore(AddDays(start, -rules_.phq9_baseline_days_before), AddDays(start, rules_.phq9_baseline_days_after))) {
         const auto followup = LatestScore(AddDays(start, rules_.phq9_followup_min_days), AddDays(last_day, rules_.phq9_followup_days_after_end));
@@ -517,6 +527,7 @@ Result<PersonResult> ScreenPerson(const KnowledgeBase& kb, const OmopConfig& con
   evaluate_options.criteria_id = options.criteria_id;
   evaluate_options.regimen_and_genotypes = false;  // Screening needs adequacy, TRD status and staging only.
   evaluate_options.next_steps = false;
+  evaluate_options.explain = false;  // Screening reads verdicts and counts, never the findings' text.
   auto assessment = Evaluate(kb, reconstruction.record, evaluate_options);
   if (!assessment) return tl::unexpected(assessment.error());
   PersonResult result;
@@ -540,12 +551,13 @@ Result<PersonResult> ScreenPerson(const KnowledgeBase& kb, const OmopConfig& con
   const auto& record = reconstruction.record;
   result.esketamine_candidate = assessment->trd.status == TrdStatus::Meets && record.age_years &&
                                 *record.age_years >= config.rules.esketamine_min_age_years;
-  std::set<std::string> flags;
-  if (assessment->trd.status == TrdStatus::NotApplicable) flags.insert("bipolar_or_mania");
-  if (reconstruction.psychosis_history) flags.insert("psychosis_history");
-  if (reconstruction.dementia_history) flags.insert("dementia");
-  for (const Procedure& procedure : record.procedures) flags.insert(procedure.kind);
-  result.flags.assign(flags.begin(), flags.end());
+  std::vector<std::string>& flags = result.flags;
+  if (assessment->trd.status == TrdStatus::NotApplicable) flags.emplace_back("bipolar_or_mania");
+  if (reconstruction.psychosis_history) flags.emplace_back("psychosis_history");
+  if (reconstruction.dementia_history) flags.emplace_back("dementia");
+  for (const Procedure& procedure : record.procedures) flags.push_back(procedure.kind);
+  std::sort(flags.begin(), flags.end());
+  flags.erase(std::unique(flags.begin(), flags.end()), flags.end());
   result.data_quality = reconstruction.data_quality;
   return result;
 }
@@ -557,7 +569,13 @@ std::string_view ResultCsvHeader() {
 }
 
 std::string ResultCsvRow(const PersonResult& result) {
-  return fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", result.person_id, FormatDate(result.as_of),
+  std::string out;
+  AppendResultCsvRow(result, out);
+  return out;
+}
+
+void AppendResultCsvRow(const PersonResult& result, std::string& out) {
+  fmt::format_to(std::back_inserter(out), "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", result.person_id, FormatDate(result.as_of),
                      result.episode_start ? FormatDate(*result.episode_start) : std::string(), result.depression_diagnosis ? "yes" : "no",
                      TrdStatusName(result.trd_status), result.failed_adequate_trials, CsvField(fmt::format("{}", fmt::join(result.failed_drugs, ";"))),
                      result.antidepressant_trials, result.adequate_trials, result.undecided_trials, result.thase_rush_stage,

@@ -15,11 +15,12 @@ namespace {
 // Failed adequate antidepressant trials of the current episode, the first trial of each drug.
 std::vector<const TrialAssessment*> FailedTrials(const std::vector<TrialAssessment>& trials) {
   std::vector<const TrialAssessment*> out;
-  std::set<std::string> seen;
   for (const TrialAssessment& trial : trials) {
     if (trial.episode != EpisodePlacement::Current || trial.drug->counts_as != CountsAs::Antidepressant) continue;
     if (!trial.failed || !*trial.failed) continue;
-    if (seen.insert(trial.drug->id).second) out.push_back(&trial);
+    // One KB drug is one Drug object: comparing pointers compares drug ids.
+    const bool seen = std::any_of(out.begin(), out.end(), [&](const TrialAssessment* earlier) { return earlier->drug == trial.drug; });
+    if (!seen) out.push_back(&trial);
   }
   return out;
 }
@@ -91,27 +92,29 @@ std::optional<int> BandPoints(const std::vector<BandRow>& rows, int value, std::
 }  // namespace
 
 ThaseRushResult StageThaseRush(const ThaseRushModel& model, const std::vector<TrialAssessment>& trials,
-                               const std::vector<ProcedureAssessment>& procedures) {
+                               const std::vector<ProcedureAssessment>& procedures, bool explain) {
   static constexpr const char* kRoman[] = {"0", "I", "II", "III", "IV", "V"};
   ThaseRushResult out;
-  out.explanation.rule = model.id;
-  out.explanation.sources = model.sources;
+  if (explain) {
+    out.explanation.rule = model.id;
+    out.explanation.sources = model.sources;
+  }
   const auto failed = FailedTrials(trials);
   std::vector<StagingGroup> groups;
   for (const TrialAssessment* trial : failed) groups.push_back(GroupOf(*trial));
-  out.explanation.computation.push_back(fmt::format("failed adequate antidepressant trials in the current episode: {}", TrialList(failed)));
+  if (explain) out.explanation.computation.push_back(fmt::format("failed adequate antidepressant trials in the current episode: {}", TrialList(failed)));
   int stage = failed.empty() ? 0 : 1;
   if (DistinctGroups(groups) >= static_cast<std::size_t>(model.stage2_min_distinct_groups)) stage = 2;
-  out.explanation.computation.push_back(fmt::format("{} distinct class{} among them ({} needed for stage II)", DistinctGroups(groups),
+  if (explain) out.explanation.computation.push_back(fmt::format("{} distinct class{} among them ({} needed for stage II)", DistinctGroups(groups),
                                                     DistinctGroups(groups) == 1 ? "" : "es", model.stage2_min_distinct_groups));
   if (stage == 2 && MeetsStage3(model, groups)) stage = 3;
   if (stage >= 2) {
-    out.explanation.computation.push_back(stage == 3 ? fmt::format("a failed {} trial besides a stage II set: stage III", Upper(StagingGroupName(model.stage3_group)))
+    if (explain) out.explanation.computation.push_back(stage == 3 ? fmt::format("a failed {} trial besides a stage II set: stage III", Upper(StagingGroupName(model.stage3_group)))
                                                      : fmt::format("no failed {} trial besides a stage II set: not stage III", Upper(StagingGroupName(model.stage3_group))));
   }
   if (stage == 3 && MeetsStage4(model, groups)) stage = 4;
   if (stage >= 3) {
-    out.explanation.computation.push_back(stage == 4 ? fmt::format("a failed {} trial besides a stage III set: stage IV", Upper(StagingGroupName(model.stage4_group)))
+    if (explain) out.explanation.computation.push_back(stage == 4 ? fmt::format("a failed {} trial besides a stage III set: stage IV", Upper(StagingGroupName(model.stage4_group)))
                                                      : fmt::format("no failed {} trial besides a stage III set: not stage IV", Upper(StagingGroupName(model.stage4_group))));
   }
   const auto qualifying_ect = std::find_if(procedures.begin(), procedures.end(), [&](const ProcedureAssessment& procedure) {
@@ -123,17 +126,17 @@ ThaseRushResult StageThaseRush(const ThaseRushModel& model, const std::vector<Tr
   if (stage == 4) {
     if (qualifying_ect != procedures.end()) {
       stage = 5;
-      out.explanation.computation.push_back(fmt::format("failed {} ECT (procedure {}): stage V", qualifying_ect->laterality, qualifying_ect->index));
+      if (explain) out.explanation.computation.push_back(fmt::format("failed {} ECT (procedure {}): stage V", qualifying_ect->laterality, qualifying_ect->index));
     } else {
-      out.explanation.computation.push_back(any_failed_ect ? "failed ECT, but not with a bilateral placement: not stage V"
+      if (explain) out.explanation.computation.push_back(any_failed_ect ? "failed ECT, but not with a bilateral placement: not stage V"
                                                            : "no failed bilateral ECT course: not stage V");
     }
   } else if (any_failed_ect) {
-    out.explanation.computation.push_back("a failed ECT course counts for stage V only on top of stage IV");
+    if (explain) out.explanation.computation.push_back("a failed ECT course counts for stage V only on top of stage IV");
   }
   out.stage = stage;
   out.label = fmt::format("Stage {}", kRoman[stage]);
-  out.explanation.ambiguities = {
+  if (explain) out.explanation.ambiguities = {
       "the stages are read as cumulative sets: stage III needs a failed TCA trial besides two failed trials of distinct "
       "classes, stage IV a failed MAOI besides a stage III set (dev.0002)",
       "augmentation does not change the stage, as in the published model",
@@ -142,10 +145,13 @@ ThaseRushResult StageThaseRush(const ThaseRushModel& model, const std::vector<Tr
   return out;
 }
 
-EuropeanResult StageEuropean(const EuropeanModel& model, const TrdAssessment& trd, const std::vector<TrialAssessment>& trials, Date as_of) {
+EuropeanResult StageEuropean(const EuropeanModel& model, const TrdAssessment& trd, const std::vector<TrialAssessment>& trials, Date as_of,
+                             bool explain) {
   EuropeanResult out;
-  out.explanation.rule = model.id;
-  out.explanation.sources = model.sources;
+  if (explain) {
+    out.explanation.rule = model.id;
+    out.explanation.sources = model.sources;
+  }
   const auto failed = FailedTrials(trials);
   out.failed_trials = static_cast<int>(failed.size());
   long failed_days = 0;
@@ -156,16 +162,16 @@ EuropeanResult StageEuropean(const EuropeanModel& model, const TrdAssessment& tr
   for (const EuropeanLevel& candidate : model.levels) {
     if (out.failed_trials >= candidate.failed_trials) level = &candidate;
   }
-  out.explanation.computation.push_back(fmt::format("{} failed adequate antidepressant trial{} in the current episode ({} weeks at an "
+  if (explain) out.explanation.computation.push_back(fmt::format("{} failed adequate antidepressant trial{} in the current episode ({} weeks at an "
                                                     "adequate dose in all)",
                                                     out.failed_trials, out.failed_trials == 1 ? "" : "s", FormatNumber(out.total_weeks)));
   if (level != nullptr) {
     out.category = level->category;
-    out.explanation.computation.push_back(fmt::format("{} failed trials: {} (the published band for it is {}-{} weeks of treatment)",
+    if (explain) out.explanation.computation.push_back(fmt::format("{} failed trials: {} (the published band for it is {}-{} weeks of treatment)",
                                                       out.failed_trials, Upper(level->category), FormatNumber(level->weeks_from),
                                                       FormatNumber(level->weeks_to)));
   } else {
-    out.explanation.computation.push_back("no failed adequate trial: not staged");
+    if (explain) out.explanation.computation.push_back("no failed adequate trial: not staged");
   }
   std::optional<Date> first_start;
   bool augmentation_used = false;
@@ -180,17 +186,17 @@ EuropeanResult StageEuropean(const EuropeanModel& model, const TrdAssessment& tr
     const bool augmentation_ok = augmentation_used || !model.crd_requires_augmentation;
     if (long_enough && augmentation_ok) {
       out.category = "crd";
-      out.explanation.computation.push_back(fmt::format("resistant for {} months since the first trial of the episode, with "
+      if (explain) out.explanation.computation.push_back(fmt::format("resistant for {} months since the first trial of the episode, with "
                                                         "augmentation: chronic resistant depression (CRD, at least {} months)",
                                                         *out.months_since_first_trial, model.crd_min_months));
     } else {
-      out.explanation.computation.push_back(fmt::format("not chronic resistant depression: {} months since the first trial (at least "
+      if (explain) out.explanation.computation.push_back(fmt::format("not chronic resistant depression: {} months since the first trial (at least "
                                                         "{} needed){}",
                                                         out.months_since_first_trial.value_or(0), model.crd_min_months,
                                                         augmentation_ok ? "" : ", and no augmentation used"));
     }
   }
-  out.explanation.ambiguities = {
+  if (explain) out.explanation.ambiguities = {
       "the published TRD1-TRD5 week bands overlap (12-16, 18-24, 24-32, 30-40, 36-52 weeks) because each stands for n "
       "trials of 6-8 weeks; refract grades by the number of failed adequate trials and shows the weeks beside (dev.0003)",
       "chronic resistant depression is read as: TRD, augmentation used in the episode, and at least the set number of "
@@ -200,11 +206,13 @@ EuropeanResult StageEuropean(const EuropeanModel& model, const TrdAssessment& tr
 
 MaudsleyResult StageMaudsley(const MaudsleyModel& model, const PatientRecord& patient, const TrdAssessment& trd,
                              const std::vector<TrialAssessment>& trials, const std::vector<ProcedureAssessment>& procedures,
-                             Date as_of) {
+                             Date as_of, bool explain) {
   (void)trd;
   MaudsleyResult out;
-  out.explanation.rule = model.id;
-  out.explanation.sources = model.sources;
+  if (explain) {
+    out.explanation.rule = model.id;
+    out.explanation.sources = model.sources;
+  }
   const auto failed = FailedTrials(trials);
   const int failed_count = static_cast<int>(failed.size());
   out.applicable = failed_count > 0;
@@ -246,7 +254,7 @@ MaudsleyResult StageMaudsley(const MaudsleyModel& model, const PatientRecord& pa
       for (const auto& row : model.severity) {
         if (row.severity == patient.episode_severity && !row.psychotic) match = &row;
       }
-      out.explanation.ambiguities.push_back(
+      if (explain) out.explanation.ambiguities.push_back(
           "psychotic features are scored only with severe depression in the model; they are not scored with lesser severity");
     }
     if (match != nullptr) {
@@ -288,35 +296,37 @@ MaudsleyResult StageMaudsley(const MaudsleyModel& model, const PatientRecord& pa
   known_sum += *out.ect.points;
 
   if (!out.applicable) {
-    out.explanation.computation.push_back("no failed adequate antidepressant trial in the current episode: the Maudsley method "
+    if (explain) out.explanation.computation.push_back("no failed adequate antidepressant trial in the current episode: the Maudsley method "
                                           "presupposes at least one (its lowest total is 3), so it is not applied");
   } else if (complete) {
     out.total = known_sum;
     for (const auto& band : model.bands) {
       if (known_sum >= band.min_total && known_sum <= band.max_total) out.band = band.band;
     }
-    out.explanation.computation.push_back(fmt::format("duration {} + severity {} + failures {} + augmentation {} + ECT {} = {} ({})",
+    if (explain) out.explanation.computation.push_back(fmt::format("duration {} + severity {} + failures {} + augmentation {} + ECT {} = {} ({})",
                                                       *out.duration.points, *out.severity.points, *out.failures.points,
                                                       *out.augmentation.points, *out.ect.points, known_sum, out.band));
   } else {
     out.possible_min = known_sum + unknown_min;
     out.possible_max = known_sum + unknown_max;
-    out.explanation.computation.push_back(fmt::format("total not computed: {}; with the known components it lies between {} and {}",
+    if (explain) out.explanation.computation.push_back(fmt::format("total not computed: {}; with the known components it lies between {} and {}",
                                                       patient.episode_start ? out.severity.value : out.duration.value,
                                                       *out.possible_min, *out.possible_max));
   }
-  out.explanation.ambiguities.push_back(
+  if (explain) out.explanation.ambiguities.push_back(
       "failures count failed adequate antidepressant trials of the current episode, one per drug; augmentation and ECT "
       "score when used in the current episode, whatever their outcome (dev.0004)");
-  out.explanation.ambiguities.push_back("episode duration is counted in whole calendar months up to the assessment date (dev.0004)");
+  if (explain) out.explanation.ambiguities.push_back("episode duration is counted in whole calendar months up to the assessment date (dev.0004)");
   return out;
 }
 
 MghResult StageMgh(const MghModel& model, const std::vector<TrialAssessment>& trials, const std::vector<ProcedureAssessment>& procedures,
-                   Date as_of) {
+                   Date as_of, bool explain) {
   MghResult out;
-  out.explanation.rule = model.id;
-  out.explanation.sources = model.sources;
+  if (explain) {
+    out.explanation.rule = model.id;
+    out.explanation.sources = model.sources;
+  }
   const auto failed = FailedTrials(trials);
   const auto last_day = [&](const TrialAssessment& trial) { return trial.window_end.value_or(trial.end.value_or(as_of)); };
   for (const TrialAssessment* trial : failed) {
@@ -324,20 +334,21 @@ MghResult StageMgh(const MghModel& model, const std::vector<TrialAssessment>& tr
     if (trial->role == CourseRole::Combination && !trial->augments.empty()) {
       const bool linked = std::any_of(trials.begin(), trials.end(), [&](const TrialAssessment& other) { return other.course_id == trial->augments; });
       if (linked) {
-        out.explanation.computation.push_back(fmt::format("trial {} {} is a combination with course \"{}\": scored on that trial",
+        if (explain) out.explanation.computation.push_back(fmt::format("trial {} {} is a combination with course \"{}\": scored on that trial",
                                                           trial->index, trial->drug->inn, trial->augments));
         continue;
       }
     }
-    MghTrialPoints points{trial->index, model.per_failed_trial, {fmt::format("failed adequate trial of {}: {}", trial->drug->inn, FormatNumber(model.per_failed_trial))}};
+    MghTrialPoints points{trial->index, model.per_failed_trial, {}};
+    if (explain) points.items.push_back(fmt::format("failed adequate trial of {}: {}", trial->drug->inn, FormatNumber(model.per_failed_trial)));
     // Optimisation is read from the record only; it is never inferred from the dose history.
     if (trial->dose_optimized) {
       points.points += model.dose_optimized;
-      points.items.push_back(fmt::format("dose optimised: +{}", FormatNumber(model.dose_optimized)));
+      if (explain) points.items.push_back(fmt::format("dose optimised: +{}", FormatNumber(model.dose_optimized)));
     }
     if (trial->duration_optimized) {
       points.points += model.duration_optimized;
-      points.items.push_back(fmt::format("duration optimised: +{}", FormatNumber(model.duration_optimized)));
+      if (explain) points.items.push_back(fmt::format("duration optimised: +{}", FormatNumber(model.duration_optimized)));
     }
     for (const TrialAssessment& other : trials) {
       if (&other == trial || other.episode != EpisodePlacement::Current || !IsAugmentationCourse(other)) continue;
@@ -345,22 +356,22 @@ MghResult StageMgh(const MghModel& model, const std::vector<TrialAssessment>& tr
       const bool overlaps = other.augments.empty() && other.start <= last_day(*trial) && trial->start <= last_day(other);
       if (!linked && !overlaps) continue;
       points.points += model.augmented_or_combined;
-      points.items.push_back(fmt::format("{} with {} (trial {}): +{}", other.role == CourseRole::Combination ? "combined" : "augmented",
+      if (explain) points.items.push_back(fmt::format("{} with {} (trial {}): +{}", other.role == CourseRole::Combination ? "combined" : "augmented",
                                          other.drug->inn, other.index, FormatNumber(model.augmented_or_combined)));
       break;
     }
     out.per_trial.push_back(points);
   }
   for (const MghTrialPoints& points : out.per_trial) {
-    out.explanation.computation.push_back(fmt::format("trial {}: {} ({})", points.trial, FormatNumber(points.points), fmt::join(points.items, "; ")));
+    if (explain) out.explanation.computation.push_back(fmt::format("trial {}: {} ({})", points.trial, FormatNumber(points.points), fmt::join(points.items, "; ")));
   }
   out.ect_points = std::any_of(procedures.begin(), procedures.end(), IsFailedEct) ? model.failed_ect : 0;
   double score = out.ect_points;
   for (const MghTrialPoints& points : out.per_trial) score += points.points;
   out.score = score;
-  out.explanation.computation.push_back(fmt::format("{} scored trial{}; failed ECT: +{}; total {}", out.per_trial.size(),
+  if (explain) out.explanation.computation.push_back(fmt::format("{} scored trial{}; failed ECT: +{}; total {}", out.per_trial.size(),
                                                     out.per_trial.size() == 1 ? "" : "s", FormatNumber(out.ect_points), FormatNumber(score)));
-  out.explanation.ambiguities = {
+  if (explain) out.explanation.ambiguities = {
       "dose and duration optimisation are scored only when the record marks them (dose_optimized, duration_optimized); "
       "they are never inferred (dev.0005)",
       "an augmentation counts for a trial when it names that course (augments) or, naming none, overlaps it in time; each "

@@ -26,7 +26,27 @@ std::optional<Date> DateFromNumber(double value) {
   return Date{std::chrono::sys_days{std::chrono::days{static_cast<long>(std::floor(days))}}};
 }
 
+namespace {
+
+bool IsDigit(char ch) { return ch >= '0' && ch <= '9'; }
+int Digits(const char* text, int count) {
+  int value = 0;
+  for (int idx = 0; idx < count; ++idx) value = value * 10 + (text[idx] - '0');
+  return value;
+}
+
+}  // namespace
+
 std::optional<Date> ParseCdmDate(std::string_view text) {
+  // The usual form, all digits: "YYYY-MM-DD" (from_chars below handles the rest the same way).
+  if (text.size() >= 10 && text[4] == '-' && text[7] == '-' && IsDigit(text[0]) && IsDigit(text[1]) && IsDigit(text[2]) && IsDigit(text[3]) &&
+      IsDigit(text[5]) && IsDigit(text[6]) && IsDigit(text[8]) && IsDigit(text[9])) {
+    const char* base = text.data();
+    const std::chrono::year_month_day ymd{std::chrono::year{Digits(base, 4)}, std::chrono::month{static_cast<unsigned>(Digits(base + 5, 2))},
+                                          std::chrono::day{static_cast<unsigned>(Digits(base + 8, 2))}};
+    if (!ymd.ok()) return std::nullopt;
+    return Date{std::chrono::sys_days{ymd}};
+  }
   if (text.size() >= 10 && text[4] == '-' && text[7] == '-') {
     int year = 0;
     unsigned month = 0;
@@ -131,6 +151,7 @@ Result<ScreenSummary> RunScreen(Source& source, const KnowledgeBase& kb, const O
       if (!failure) failure = reader.error();
       return;
     }
+    std::vector<PersonRows> persons;  // reused from chunk to chunk
     while (true) {
       const std::size_t chunk_idx = next_chunk.fetch_add(1);
       if (chunk_idx >= chunks.size()) return;
@@ -138,16 +159,15 @@ Result<ScreenSummary> RunScreen(Source& source, const KnowledgeBase& kb, const O
         std::lock_guard<std::mutex> lock(mutex);
         if (failure) return;
       }
-      auto persons = (*reader)->Read(chunks[chunk_idx].first_id, chunks[chunk_idx].last_id);
-      if (!persons) {
+      if (auto read = (*reader)->ReadInto(chunks[chunk_idx].first_id, chunks[chunk_idx].last_id, persons); !read) {
         std::lock_guard<std::mutex> lock(mutex);
-        if (!failure) failure = persons.error();
+        if (!failure) failure = read.error();
         return;
       }
       std::string text;
       ScreenSummary& summary = summaries[chunk_idx];
       std::int64_t drug_rows = 0;
-      for (const PersonRows& person : *persons) {
+      for (const PersonRows& person : persons) {
         auto result = ScreenPerson(kb, config, index, person, options.screen);
         if (!result) {
           std::lock_guard<std::mutex> lock(mutex);
@@ -156,10 +176,10 @@ Result<ScreenSummary> RunScreen(Source& source, const KnowledgeBase& kb, const O
         }
         summary.Add(*result, person.drug_exposures.size());
         drug_rows += static_cast<std::int64_t>(person.drug_exposures.size());
-        if (options.on_rows) text += ResultCsvRow(*result);
+        if (options.on_rows) AppendResultCsvRow(*result, text);
       }
       std::unique_lock<std::mutex> lock(mutex);
-      progress.persons_done += static_cast<std::int64_t>(persons->size());
+      progress.persons_done += static_cast<std::int64_t>(persons.size());
       progress.drug_rows_done += drug_rows;
       if (options.on_progress) options.on_progress(progress);
       if (!options.on_rows) continue;

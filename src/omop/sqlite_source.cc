@@ -129,15 +129,29 @@ class SqliteReader final : public PersonReader {
 
   Result<std::vector<PersonRows>> Read(std::int64_t first_id, std::int64_t last_id) override {
     std::vector<PersonRows> persons;
+    if (auto ok = ReadInto(first_id, last_id, persons); !ok) return tl::unexpected(ok.error());
+    return persons;
+  }
+
+  Result<bool> ReadInto(std::int64_t first_id, std::int64_t last_id, std::vector<PersonRows>& persons) override {
+    // Reuse the persons (and the capacity of their row vectors) left from the previous chunk.
+    std::size_t count = 0;
     if (auto ok = Run(person_.get(), first_id, last_id, {}, [&](sqlite3_stmt* stmt) {
-          PersonRows person;
+          if (count == persons.size()) persons.emplace_back();
+          PersonRows& person = persons[count++];
           person.person_id = sqlite3_column_int64(stmt, 0);
+          person.year_of_birth.reset();
           if (const auto year = IntColumn(stmt, 1)) person.year_of_birth = static_cast<int>(*year);
-          persons.push_back(std::move(person));
+          person.observation_periods.clear();
+          person.drug_exposures.clear();
+          person.conditions.clear();
+          person.procedures.clear();
+          person.scores.clear();
         });
         !ok) {
       return tl::unexpected(ok.error());
     }
+    persons.resize(count);
     // Each table is sorted by person_id, as is `persons`: advance a cursor instead of searching.
     const auto for_person = [&](std::int64_t id, std::size_t& cursor) -> PersonRows* {
       while (cursor < persons.size() && persons[cursor].person_id < id) ++cursor;
@@ -185,7 +199,7 @@ class SqliteReader final : public PersonReader {
       });
     }
     if (!ok) return tl::unexpected(ok.error());
-    return persons;
+    return true;
   }
 
  private:

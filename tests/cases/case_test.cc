@@ -149,4 +149,71 @@ std::string CaseName(const testing::TestParamInfo<std::string>& info) {
 
 INSTANTIATE_TEST_SUITE_P(Cases, GoldenCase, testing::ValuesIn(CaseFiles()), CaseName);
 
+std::vector<std::string> Codes(const std::vector<refract::Finding>& findings) {
+  std::vector<std::string> out;
+  for (const refract::Finding& finding : findings) out.push_back(finding.code);
+  return out;
+}
+
+// Population screening evaluates with explain off: every verdict, count, stage and finding code must
+// be what the explained evaluation gives, and no finding text is built.
+class VerdictOnlyCase : public testing::TestWithParam<std::string> {};
+
+TEST_P(VerdictOnlyCase, GivesTheVerdictsOfTheExplainedEvaluation) {
+  const json input = json::parse(ReadText(kSource / "tests" / "cases" / GetParam()));
+  if (input.contains("expect_error")) GTEST_SKIP() << "an error case has no verdicts";
+  const auto& kb = Kb(input.value("kb", "real"));
+  auto patient = refract::app::Parser().Parse(kb, input.at("patient"), "patient");
+  ASSERT_TRUE(patient);
+  refract::EvaluateOptions options;
+  options.as_of = *refract::ParseDate(input.at("as_of").get<std::string>());
+  options.criteria_id = input.value("criteria", "");
+  options.regimen_and_genotypes = false;
+  options.next_steps = false;
+  auto explained = refract::Evaluate(kb, *patient, options);
+  options.explain = false;
+  auto verdicts = refract::Evaluate(kb, *patient, options);
+  ASSERT_TRUE(explained);
+  ASSERT_TRUE(verdicts);
+  EXPECT_EQ(verdicts->trd.status, explained->trd.status);
+  EXPECT_EQ(verdicts->trd.failed_adequate_trials, explained->trd.failed_adequate_trials);
+  EXPECT_EQ(verdicts->trd.failed_drugs, explained->trd.failed_drugs);
+  EXPECT_EQ(verdicts->trd.failed_trial_indices, explained->trd.failed_trial_indices);
+  EXPECT_EQ(verdicts->trd.undecided_trial_indices, explained->trd.undecided_trial_indices);
+  EXPECT_EQ(Codes(verdicts->trd.findings), Codes(explained->trd.findings));
+  EXPECT_EQ(Codes(verdicts->findings), Codes(explained->findings));
+  ASSERT_EQ(verdicts->trials.size(), explained->trials.size());
+  for (std::size_t trial_idx = 0; trial_idx < explained->trials.size(); ++trial_idx) {
+    const refract::TrialAssessment& left = verdicts->trials[trial_idx];
+    const refract::TrialAssessment& right = explained->trials[trial_idx];
+    EXPECT_EQ(left.adequacy, right.adequacy) << "trial " << trial_idx;
+    EXPECT_EQ(left.failed, right.failed) << "trial " << trial_idx;
+    EXPECT_EQ(left.outcome, right.outcome) << "trial " << trial_idx;
+    EXPECT_EQ(left.episode, right.episode) << "trial " << trial_idx;
+    EXPECT_EQ(left.days_at_adequate_dose, right.days_at_adequate_dose) << "trial " << trial_idx;
+    EXPECT_EQ(Codes(left.adequacy_reasons), Codes(right.adequacy_reasons)) << "trial " << trial_idx;
+    EXPECT_EQ(Codes(left.findings), Codes(right.findings)) << "trial " << trial_idx;
+    for (const refract::Finding& finding : left.adequacy_reasons) EXPECT_TRUE(finding.message.empty());
+  }
+  ASSERT_EQ(verdicts->procedures.size(), explained->procedures.size());
+  for (std::size_t procedure_idx = 0; procedure_idx < explained->procedures.size(); ++procedure_idx) {
+    EXPECT_EQ(verdicts->procedures[procedure_idx].failed, explained->procedures[procedure_idx].failed);
+    EXPECT_EQ(Codes(verdicts->procedures[procedure_idx].findings), Codes(explained->procedures[procedure_idx].findings));
+  }
+  EXPECT_EQ(verdicts->thase_rush.stage, explained->thase_rush.stage);
+  EXPECT_EQ(verdicts->european.category, explained->european.category);
+  EXPECT_EQ(verdicts->european.total_weeks, explained->european.total_weeks);
+  EXPECT_EQ(verdicts->maudsley.total, explained->maudsley.total);
+  EXPECT_EQ(verdicts->maudsley.band, explained->maudsley.band);
+  EXPECT_EQ(verdicts->mgh.score, explained->mgh.score);
+  EXPECT_TRUE(verdicts->thase_rush.explanation.computation.empty());
+  EXPECT_TRUE(verdicts->cited_sources.empty());
+  ASSERT_EQ(verdicts->alerts.size(), explained->alerts.size());
+  for (std::size_t alert_idx = 0; alert_idx < explained->alerts.size(); ++alert_idx) {
+    EXPECT_EQ(verdicts->alerts[alert_idx].finding.code, explained->alerts[alert_idx].finding.code);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, VerdictOnlyCase, testing::ValuesIn(CaseFiles()), CaseName);
+
 }  // namespace

@@ -344,6 +344,11 @@ struct EvaluateOptions {
   bool regimen_and_genotypes = true;
   /// Evaluate drivers, options, monitoring and the patient summary (needs regimen_and_genotypes).
   bool next_steps = true;
+  /// Explain every conclusion: finding messages, rules and sources, the trials' rules and sources,
+  /// the cited sources and the KB provenance. Population screening turns it off: verdicts, counts,
+  /// staging and finding codes are the same (the same rules run), but findings carry their code only
+  /// and cited_sources, kb_version, kb_digest and kb_origin stay empty.
+  bool explain = true;
 };
 
 /// Assesses a parsed patient record against the KB on `options.as_of`.

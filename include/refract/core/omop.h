@@ -330,6 +330,9 @@ struct PersonResult {
 /// One result as a CSV line (with trailing newline); fields with separators are quoted.
 [[nodiscard]] std::string ResultCsvRow(const PersonResult& result);
 
+/// The same line appended to `out` (no temporary line per person).
+void AppendResultCsvRow(const PersonResult& result, std::string& out);
+
 /// Counts over many results; merging is order-independent.
 struct ScreenSummary {
   std::int64_t persons = 0;

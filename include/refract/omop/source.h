@@ -31,6 +31,15 @@ class PersonReader {
   virtual ~PersonReader() = default;
   /// Every person of PERSON with first_id <= person_id <= last_id, with their rows; Storage on failure.
   [[nodiscard]] virtual Result<std::vector<PersonRows>> Read(std::int64_t first_id, std::int64_t last_id) = 0;
+  /// The same persons into `persons`, replacing what it held. Readers that can reuse its storage
+  /// (the row vectors of each person keep their capacity from one chunk to the next), so that a
+  /// worker reading chunk after chunk does not allocate per person; the default calls Read.
+  [[nodiscard]] virtual Result<bool> ReadInto(std::int64_t first_id, std::int64_t last_id, std::vector<PersonRows>& persons) {
+    auto read = Read(first_id, last_id);
+    if (!read) return tl::unexpected(read.error());
+    persons = std::move(*read);
+    return true;
+  }
 };
 
 /// An OMOP CDM database or export.
