@@ -431,7 +431,8 @@ struct Evaluated {
   Assessment assessment;
 };
 
-Result<Evaluated> ImportAndAssess(const CdsHooksContext& context, const nlohmann::json& bundle, const std::string& patient_id, Date as_of) {
+Result<Evaluated> ImportAndAssess(const CdsHooksContext& context, const nlohmann::json& bundle, const std::string& patient_id, Date as_of,
+                                  bool next_steps) {
   std::optional<PatientRecord> parsed;
   fhir::ImportOptions options;
   options.label = "prefetch";
@@ -451,6 +452,7 @@ Result<Evaluated> ImportAndAssess(const CdsHooksContext& context, const nlohmann
   }
   EvaluateOptions evaluate;
   evaluate.as_of = as_of;
+  evaluate.next_steps = next_steps;
   auto assessment = Evaluate(*context.kb, *parsed, evaluate);
   if (!assessment) return tl::unexpected(assessment.error());
   return Evaluated{std::move(imported->report), std::move(*parsed), std::move(*assessment)};
@@ -728,19 +730,28 @@ Response CallService(const CdsHooksContext& context, std::string_view service_id
   auto bundle = GatherData(context, request, patient_id);
   if (!bundle) return Error(412, bundle.error().message);
   const Date as_of = context.today ? context.today() : Date{};
-  auto evaluated = ImportAndAssess(context, *bundle, patient_id, as_of);
+  const bool patient_view = service->hook == "patient-view";
+  const bool sign = service->hook == "order-sign";
+  std::vector<Order> orders;
+  if (!patient_view) orders = ReadOrders(context, request, sign);
+  // What next (options, monitoring) is the costly part of an assessment: patient-view needs its
+  // monitoring plans, an order only when it is for an interventional drug (esketamine, ketamine).
+  const bool next_steps = patient_view || std::any_of(orders.begin(), orders.end(), [](const Order& order) {
+                            return order.selected && order.medication.drug != nullptr && order.medication.drug->counts_as == CountsAs::Interventional;
+                          });
+  auto evaluated = ImportAndAssess(context, *bundle, patient_id, as_of, next_steps);
   if (!evaluated) {
     return Error(evaluated.error().code == ErrorCode::InvalidInput ? 400 : 500,
                  fmt::format("the patient data could not be assessed: {}{}", evaluated.error().location.empty() ? "" : evaluated.error().location + ": ",
                              evaluated.error().message));
   }
   Cards cards(context, hook_instance);
-  if (service->hook == "patient-view") {
+  if (patient_view) {
     TrdCard(cards, context, evaluated->assessment);
     AlertCards(cards, evaluated->assessment, "", context.interactions != nullptr);
-    if (context.interactions != nullptr) {
-      const InteractionReport report = CheckRegimen(*context.interactions, RegimenFromPatient(*context.kb, evaluated->patient, as_of), as_of);
-      const std::vector<Alert> alerts = InteractionAlerts(report);
+    if (context.interactions != nullptr && evaluated->assessment.interactions) {
+      // The assessment already checked the whole regimen on the same date.
+      const std::vector<Alert> alerts = InteractionAlerts(*evaluated->assessment.interactions);
       for (std::size_t alert_idx = 0; alert_idx < alerts.size(); ++alert_idx) {
         const Alert& alert = alerts[alert_idx];
         cards.Add(fmt::format("regimen:{}:{}", alert.finding.rule, alert_idx), AlertIndicator(alert.severity), alert.finding.message,
@@ -750,8 +761,6 @@ Response CallService(const CdsHooksContext& context, std::string_view service_id
     MonitoringCard(cards, context, evaluated->assessment);
     ImportCard(cards, evaluated->report);
   } else {
-    const bool sign = service->hook == "order-sign";
-    std::vector<Order> orders = ReadOrders(context, request, sign);
     OrderCards(cards, context, *evaluated, orders, sign, as_of);
     if (!sign) ImportCard(cards, evaluated->report);
   }

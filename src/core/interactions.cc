@@ -3,6 +3,7 @@
 #include "refract/core/interactions.h"
 
 #include <algorithm>
+#include <functional>
 #include <set>
 
 #include <fmt/format.h>
@@ -55,17 +56,18 @@ const DrugGroup* InteractionKnowledge::FindGroup(std::string_view id) const {
 }
 
 const GroupMember* InteractionKnowledge::MemberOf(const DrugGroup& group, const Drug& drug) const {
-  for (const GroupMember& member : group.members) {
-    if (member.drug == &drug) return &member;
-  }
+  const auto find = [&group](const Drug* wanted) -> const GroupMember* {
+    const auto found = std::lower_bound(group.member_index.begin(), group.member_index.end(), wanted,
+                                        [](const std::pair<const Drug*, std::size_t>& entry, const Drug* key) { return std::less<>()(entry.first, key); });
+    return found != group.member_index.end() && found->first == wanted ? &group.members[found->second] : nullptr;
+  };
+  if (const GroupMember* member = find(&drug)) return member;
   // A fixed combination takes the memberships of its components (dextromethorphan-bupropion).
   if (kb_ == nullptr) return nullptr;
   for (const std::string& component_id : drug.components) {
     const Drug* component = kb_->FindDrug(component_id);
     if (component == nullptr) continue;
-    for (const GroupMember& member : group.members) {
-      if (member.drug == component) return &member;
-    }
+    if (const GroupMember* member = find(component)) return member;
   }
   return nullptr;
 }
@@ -258,6 +260,9 @@ class InteractionKnowledgeBuilder {
       group.members.push_back(std::move(member));
     }
     if (out_.FindGroup(group.id) != nullptr) AddError(fmt::format("group \"{}\" is defined twice", group.id), location + "/id");
+    for (std::size_t member_idx = 0; member_idx < group.members.size(); ++member_idx) group.member_index.emplace_back(group.members[member_idx].drug, member_idx);
+    std::sort(group.member_index.begin(), group.member_index.end(),
+              [](const auto& left, const auto& right) { return std::less<>()(left.first, right.first); });
     out_.groups_.push_back(std::move(group));
   }
 

@@ -99,6 +99,8 @@ struct DrugGroup {
   std::vector<std::string> levels;
   std::vector<GroupMember> members;
   std::vector<std::string> sources;
+  /// (drug, index into members), sorted by drug address: MemberOf's lookup.
+  std::vector<std::pair<const Drug*, std::size_t>> member_index;
 };
 
 /// A patient or regimen condition used to lower a dose cap, escalate a rule or trigger a patient rule.
