@@ -3,6 +3,7 @@
 #include "refract/core/interactions.h"
 
 #include <algorithm>
+#include <functional>
 #include <set>
 
 #include <fmt/format.h>
@@ -117,6 +118,7 @@ struct Item {
   std::optional<Date> end;
   bool active = false;
   bool planned = false;  ///< Proposed, or starting after the as-of date.
+  std::vector<const GroupMember*> memberships;  ///< By group index in the knowledge; null when not a member.
 };
 
 std::string Fill(std::string text, std::string_view key, std::string_view value) {
@@ -158,6 +160,15 @@ class Checker {
   }
 
  private:
+  // The item's membership of a group of this knowledge (groups are stored contiguously).
+  const GroupMember* Member(const DrugGroup& group, const Item& item) const {
+    const std::vector<DrugGroup>& groups = knowledge_.groups();
+    const DrugGroup* first = groups.data();
+    const DrugGroup* last = first + groups.size();
+    if (std::less<>()(&group, first) || !std::less<>()(&group, last)) return knowledge_.MemberOf(group, *item.drug);
+    return item.memberships[static_cast<std::size_t>(&group - groups.data())];
+  }
+
   // With CheckScope::ProposedOnly, only findings that name a proposed drug are worked out.
   bool InScope(const Item& first, const Item& second) const {
     return !proposed_only_ || first.entry->proposed || second.entry->proposed;
@@ -186,6 +197,10 @@ class Checker {
         }
       }
       item.active = !item.end || as_of_ <= *item.end;
+      // Group memberships are looked up once per drug here, not once per pair and rule.
+      const std::vector<DrugGroup>& groups = knowledge_.groups();
+      item.memberships.reserve(groups.size());
+      for (const DrugGroup& group : groups) item.memberships.push_back(knowledge_.MemberOf(group, *item.drug));
       item.planned = entry.proposed || (item.start && as_of_ < *item.start);
       items_.push_back(item);
       if (item.active) report_.checked.push_back(Involved(item));
@@ -200,7 +215,7 @@ class Checker {
 
   // The level a drug counts at in a group, after a dose threshold; empty when it is not a member.
   std::optional<std::string> LevelIn(const DrugGroup& group, const Item& item) const {
-    const GroupMember* member = knowledge_.MemberOf(group, *item.drug);
+    const GroupMember* member = Member(group, item);
     if (member == nullptr) return std::nullopt;
     if (member->below_mg_per_day && item.entry->mg_per_day && *item.entry->mg_per_day < *member->below_mg_per_day) return member->level_below;
     return member->level;
@@ -322,7 +337,7 @@ class Checker {
 
   void AddGroupSources(InteractionFinding& finding, const RuleSide& side, const Item& item) const {
     if (side.group == nullptr) return;
-    if (const GroupMember* member = knowledge_.MemberOf(*side.group, *item.drug)) {
+    if (const GroupMember* member = Member(*side.group, item)) {
       finding.sources.insert(finding.sources.end(), member->sources.begin(), member->sources.end());
     }
   }
@@ -618,7 +633,7 @@ class Checker {
       case RiskFactor::Type::GroupInRegimen:
         if (factor.group == nullptr) return std::nullopt;
         for (const Item& item : items_) {
-          if (is_subject(item) || !item.active || knowledge_.MemberOf(*factor.group, *item.drug) == nullptr) continue;
+          if (is_subject(item) || !item.active || Member(*factor.group, item) == nullptr) continue;
           return fmt::format("{} also taken ({})", item.drug->inn, factor.group->name);
         }
         return std::nullopt;
