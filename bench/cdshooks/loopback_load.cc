@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   auto served = refract::bench::LoadServed();
   httplib::Server server;
   server.new_task_queue = [server_threads] { return new httplib::ThreadPool(static_cast<size_t>(server_threads)); };
+  server.set_tcp_nodelay(true);  // as refract serve does
   refract::cdshooks::MountCdsHooks(server, served->context);
   if (serve_port > 0) {
     std::printf("serving on 127.0.0.1:%d (POST /cds-services/%s)\n", serve_port, std::string(refract::cdshooks::kOrderSelectService).c_str());
@@ -70,6 +71,7 @@ int main(int argc, char** argv) {
     threads.emplace_back([&, client_idx] {
       httplib::Client client("127.0.0.1", port);
       client.set_keep_alive(true);
+      client.set_tcp_nodelay(true);
       auto& mine = latencies[static_cast<std::size_t>(client_idx)];
       while (!stop.load()) {
         const auto start = std::chrono::steady_clock::now();
