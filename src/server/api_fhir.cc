@@ -285,23 +285,16 @@ void ServerImpl::AddFhirRoutes() {
     if (!knowledge) return tl::unexpected(knowledge.error());
     auto data = LoadPatient(context, true);
     if (!data) return tl::unexpected(data.error());
-    auto parsed = app::Parser().Parse(kb_, Records::Assemble(*data), "record");
-    if (!parsed) return tl::unexpected(FromError(parsed.error()));
-    EvaluateOptions options;
-    options.as_of = *as_of;
-    options.criteria_id = context.Query("criteria");
-    options.locale = options_.locale;
-    auto assessment = Evaluate(kb_, *parsed, options);
-    if (!assessment) return HttpFail(400, "invalid_parameter", assessment.error().message, "query.criteria");
-    std::optional<InteractionReport> interactions;
-    if (interactions_) interactions = CheckRegimen(*interactions_, RegimenFromPatient(kb_, *parsed, *as_of), *as_of);
+    auto evaluated = EvaluateStored(context, *data, *as_of);
+    if (!evaluated) return tl::unexpected(evaluated.error());
     fhir::ExportOptions export_options;
     export_options.engine = app::Engine();
     export_options.generated_at = Instant(context.now_ms);
     export_options.bundle_type = bundle_type;
     export_options.include_record = content != "assessment";
     export_options.include_assessment = content != "record";
-    const nlohmann::json bundle = fhir::ExportBundle(**knowledge, *parsed, &*assessment, interactions ? &*interactions : nullptr, export_options);
+    const nlohmann::json bundle = fhir::ExportBundle(**knowledge, evaluated->patient, &evaluated->assessment,
+                                                    evaluated->assessment.interactions.get(), export_options);
     if (auto audited = AuditRead(context, data->patient.id, fmt::format("patients/{}/fhir", data->patient.id)); !audited) {
       return tl::unexpected(audited.error());
     }

@@ -264,26 +264,20 @@ void ServerImpl::AddPatientRoutes() {
     if (format != "html" && format != "text") return HttpFail(400, "invalid_parameter", "format is html or text", "query.format");
     auto data = LoadPatient(context, true);
     if (!data) return tl::unexpected(data.error());
-    auto parsed = app::Parser().Parse(kb_, Records::Assemble(*data), "record");
-    if (!parsed) return tl::unexpected(FromError(parsed.error()));
-    EvaluateOptions options;
-    options.as_of = *as_of;
-    options.criteria_id = context.Query("criteria");
-    options.locale = options_.locale;
-    auto assessment = Evaluate(kb_, *parsed, options);
-    if (!assessment) return HttpFail(400, "invalid_parameter", assessment.error().message, "query.criteria");
+    auto evaluated = EvaluateStored(context, *data, *as_of);
+    if (!evaluated) return tl::unexpected(evaluated.error());
     if (auto audited = AuditRead(context, data->patient.id, fmt::format("patients/{}/report", data->patient.id)); !audited) {
       return tl::unexpected(audited.error());
     }
     Reply reply;
     if (format == "text") {
       reply.content_type = "text/plain; charset=utf-8";
-      reply.text = RenderText(*assessment, app::Engine(), false);
+      reply.text = RenderText(evaluated->assessment, app::Engine(), false);
       return reply;
     }
     // The report is one self-contained page without scripts; it carries its own style element.
     reply.content_type = "text/html; charset=utf-8";
-    reply.text = RenderHtml(*assessment, app::Engine());
+    reply.text = RenderHtml(evaluated->assessment, app::Engine());
     reply.headers.emplace_back("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'");
     return reply;
   });

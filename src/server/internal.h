@@ -76,6 +76,12 @@ struct FhirImported {
   PatientRecord patient;
 };
 
+/// A stored record as the engine read it, and its assessment.
+struct EvaluatedRecord {
+  PatientRecord patient;
+  Assessment assessment;
+};
+
 /// Who may call a route.
 enum class Access {
   Public,      ///< Anyone (health, OpenAPI, login, first-run set-up).
@@ -157,6 +163,8 @@ class ServerImpl {
   [[nodiscard]] tl::expected<PatientData, HttpError> LoadPatient(RequestContext& context, bool with_entries);
   [[nodiscard]] tl::expected<bool, HttpError> AuditRead(const RequestContext& context, std::int64_t patient_id, const std::string& resource);
   [[nodiscard]] tl::expected<Date, HttpError> AsOf(const RequestContext& context) const;
+  /// A stored patient's record, parsed and evaluated on `as_of` with the request's `criteria`.
+  [[nodiscard]] tl::expected<EvaluatedRecord, HttpError> EvaluateStored(const RequestContext& context, const PatientData& data, Date as_of) const;
   [[nodiscard]] std::string SelfReportUrl(const RequestContext& context, const std::string& token) const;
   /// The FHIR code maps of the KB (loaded on first use); 503 when the KB's FHIR data cannot be read.
   [[nodiscard]] tl::expected<const fhir::FhirKnowledge*, HttpError> LoadFhir() const;

@@ -522,6 +522,18 @@ tl::expected<Date, HttpError> ServerImpl::AsOf(const RequestContext& context) co
   return app::Today();
 }
 
+tl::expected<EvaluatedRecord, HttpError> ServerImpl::EvaluateStored(const RequestContext& context, const PatientData& data, Date as_of) const {
+  auto parsed = app::Parser().Parse(kb_, Records::Assemble(data), "record");
+  if (!parsed) return tl::unexpected(FromError(parsed.error()));
+  EvaluateOptions options;
+  options.as_of = as_of;
+  options.criteria_id = context.Query("criteria");
+  options.locale = options_.locale;
+  auto assessment = Evaluate(kb_, *parsed, options);
+  if (!assessment) return HttpFail(400, "invalid_parameter", assessment.error().message, "query.criteria");
+  return EvaluatedRecord{std::move(*parsed), std::move(*assessment)};
+}
+
 std::string ServerImpl::SelfReportUrl(const RequestContext& context, const std::string& token) const {
   std::string base = options_.public_url;
   if (base.empty()) base = fmt::format("{}://{}", SecureCookies() ? "https" : "http", context.Header("Host"));
