@@ -138,11 +138,20 @@ bool Contains(const std::vector<std::string>& list, std::string_view value) {
 class Checker {
  public:
   Checker(const InteractionKnowledge& knowledge, const Regimen& regimen, Date as_of, CheckScope scope)
-      : knowledge_(knowledge), regimen_(regimen), as_of_(as_of), proposed_only_(scope == CheckScope::ProposedOnly) {}
+      : knowledge_(knowledge),
+        regimen_(regimen),
+        as_of_(as_of),
+        proposed_only_(scope != CheckScope::All),
+        dose_caps_only_(scope == CheckScope::ProposedDoseCaps) {}
 
   InteractionReport Run() {
     report_.as_of = as_of_;
     BuildItems();
+    if (dose_caps_only_) {
+      CheckDoseCaps();
+      Sort();
+      return std::move(report_);
+    }
     for (std::size_t first_idx = 0; first_idx < items_.size(); ++first_idx) {
       for (std::size_t second_idx = first_idx + 1; second_idx < items_.size(); ++second_idx) {
         const Item& first = items_[first_idx];
@@ -664,6 +673,7 @@ class Checker {
   const Regimen& regimen_;
   Date as_of_;
   bool proposed_only_ = false;
+  bool dose_caps_only_ = false;
   std::vector<Item> items_;
   InteractionReport report_;
 };

@@ -2,7 +2,6 @@
 // SHA-256 after FIPS 180-4.
 #include "refract/core/sha256.h"
 
-#include <fmt/format.h>
 
 namespace refract {
 namespace {
@@ -35,14 +34,17 @@ void Sha256::Update(std::string_view bytes) {
 
 std::string Sha256::HexDigest() {
   const std::uint64_t bit_length = total_bytes_ * 8;
-  Update(std::string_view("\x80", 1));
-  while (buffered_ != 56) Update(std::string_view("\0", 1));
-  for (int shift = 56; shift >= 0; shift -= 8) {
-    const char byte = static_cast<char>((bit_length >> shift) & 0xffU);
-    Update(std::string_view(&byte, 1));
+  // 0x80, zeros up to 56 bytes in the block, then the message length in bits (big-endian).
+  std::array<char, 72> tail{};
+  tail[0] = '\x80';
+  const std::size_t pad = buffered_ < 56 ? 56 - buffered_ : 120 - buffered_;
+  for (std::size_t byte_idx = 0; byte_idx < 8; ++byte_idx) tail[pad + byte_idx] = static_cast<char>((bit_length >> (56 - 8 * byte_idx)) & 0xffU);
+  Update(std::string_view(tail.data(), pad + 8));
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(64, '0');
+  for (std::size_t word_idx = 0; word_idx < state_.size(); ++word_idx) {
+    for (std::size_t nibble = 0; nibble < 8; ++nibble) out[word_idx * 8 + nibble] = kHex[(state_[word_idx] >> (28 - 4 * nibble)) & 0xFU];
   }
-  std::string out;
-  for (const std::uint32_t word : state_) out += fmt::format("{:08x}", word);
   return out;
 }
 

@@ -83,19 +83,18 @@ std::string Describe(const InteractionReport& report) {
 
 class RegimenCase : public ::testing::TestWithParam<std::filesystem::path> {};
 
-TEST_P(RegimenCase, GivesExpectedFindings) {
-  const Loaded& loaded = Built();
-  std::ifstream stream(GetParam());
-  const auto doc = nlohmann::json::parse(stream, nullptr, false);
-  ASSERT_FALSE(doc.is_discarded()) << GetParam();
-  ASSERT_TRUE(doc.contains("description") && doc.contains("expect") && doc.contains("as_of")) << "a case needs description, as_of and expect";
-  const auto as_of = ParseDate(doc["as_of"].get<std::string>());
-  ASSERT_TRUE(as_of);
+nlohmann::json ReadCase(const std::filesystem::path& path) {
+  std::ifstream stream(path);
+  return nlohmann::json::parse(stream, nullptr, false);
+}
+
+// The regimen of a case: the patient's, then listed drugs, then the proposed addition.
+Regimen CaseRegimen(const Loaded& loaded, const nlohmann::json& doc, Date as_of) {
   Regimen regimen;
   if (doc.contains("patient")) {
     auto patient = app::Parser().Parse(loaded.kb, doc["patient"], "patient");
-    ASSERT_TRUE(patient) << patient.error().location << ": " << patient.error().message;
-    regimen = RegimenFromPatient(loaded.kb, *patient, *as_of);
+    EXPECT_TRUE(patient) << (patient ? "" : patient.error().location + ": " + patient.error().message);
+    if (patient) regimen = RegimenFromPatient(loaded.kb, *patient, as_of);
   }
   if (doc.contains("drugs")) {
     const auto names = doc["drugs"].get<std::vector<std::string>>();
@@ -104,11 +103,22 @@ TEST_P(RegimenCase, GivesExpectedFindings) {
   }
   if (doc.contains("adding")) {
     auto drug = loaded.kb.ResolveDrug(doc["adding"].get<std::string>());
-    ASSERT_TRUE(drug) << drug.error().message;
+    EXPECT_TRUE(drug) << (drug ? "" : drug.error().message);
     std::optional<double> dose;
     if (doc.contains("adding_dose_mg_per_day")) dose = doc["adding_dose_mg_per_day"].get<double>();
-    AddProposed(regimen, **drug, doc["adding"].get<std::string>(), dose);
+    if (drug) AddProposed(regimen, **drug, doc["adding"].get<std::string>(), dose);
   }
+  return regimen;
+}
+
+TEST_P(RegimenCase, GivesExpectedFindings) {
+  const Loaded& loaded = Built();
+  const auto doc = ReadCase(GetParam());
+  ASSERT_FALSE(doc.is_discarded()) << GetParam();
+  ASSERT_TRUE(doc.contains("description") && doc.contains("expect") && doc.contains("as_of")) << "a case needs description, as_of and expect";
+  const auto as_of = ParseDate(doc["as_of"].get<std::string>());
+  ASSERT_TRUE(as_of);
+  const Regimen regimen = CaseRegimen(loaded, doc, *as_of);
   const InteractionReport report = CheckRegimen(loaded.knowledge, regimen, *as_of);
   const std::string got = Describe(report);
   for (const auto& want : doc["expect"]) {
@@ -130,6 +140,60 @@ TEST_P(RegimenCase, GivesExpectedFindings) {
     EXPECT_FALSE(finding.sources.empty()) << finding.rule << " names no source";
     EXPECT_FALSE(finding.action.empty()) << finding.rule << " says nothing to do";
     for (const std::string& source : finding.sources) EXPECT_NE(loaded.kb.FindSource(source), nullptr) << source;
+  }
+}
+
+// Everything a finding says, for comparing two checks.
+std::string Full(const InteractionFinding& finding) {
+  nlohmann::json drugs = nlohmann::json::array();
+  for (const InvolvedDrug& drug : finding.drugs) drugs.push_back({drug.drug_id, drug.input_name, drug.origin, drug.proposed});
+  return nlohmann::json{{"rule", finding.rule},
+                        {"code", finding.code},
+                        {"severity", InteractionSeverityName(finding.severity)},
+                        {"timing", InteractionTimingName(finding.timing)},
+                        {"message", finding.message},
+                        {"action", finding.action},
+                        {"factors", finding.factors},
+                        {"notes", finding.notes},
+                        {"sources", finding.sources},
+                        {"limit", finding.limit_mg_per_day ? *finding.limit_mg_per_day : -1.0},
+                        {"earliest_start", finding.earliest_start ? FormatDate(*finding.earliest_start) : ""},
+                        {"drugs", drugs}}
+      .dump();
+}
+
+std::vector<std::string> Involving(const InteractionReport& report, bool dose_caps_only) {
+  std::vector<std::string> out;
+  for (const InteractionFinding& finding : report.findings) {
+    const bool proposed = std::any_of(finding.drugs.begin(), finding.drugs.end(), [](const InvolvedDrug& drug) { return drug.proposed; });
+    if (proposed && (!dose_caps_only || finding.code == "dose_cap")) out.push_back(Full(finding));
+  }
+  return out;
+}
+
+// The narrow checks (what-if of an addition, dose caps of an addition) give exactly the findings of
+// the full check that name a proposed drug: for every case, with each of its drugs in turn proposed.
+TEST_P(RegimenCase, NarrowScopesGiveTheFullChecksFindings) {
+  const Loaded& loaded = Built();
+  const auto doc = ReadCase(GetParam());
+  ASSERT_FALSE(doc.is_discarded());
+  const auto as_of = ParseDate(doc["as_of"].get<std::string>());
+  ASSERT_TRUE(as_of);
+  const Regimen regimen = CaseRegimen(loaded, doc, *as_of);
+  for (std::size_t entry_idx = 0; entry_idx < regimen.entries.size(); ++entry_idx) {
+    const RegimenEntry& entry = regimen.entries[entry_idx];
+    if (entry.drug == nullptr) continue;
+    Regimen variant = regimen;
+    if (!entry.proposed) {
+      variant.entries.erase(variant.entries.begin() + static_cast<std::ptrdiff_t>(entry_idx));
+      AddProposed(variant, *entry.drug, entry.input_name, entry.mg_per_day ? entry.mg_per_day : std::optional<double>(400.0));
+    }
+    const InteractionReport full = CheckRegimen(loaded.knowledge, variant, *as_of);
+    const InteractionReport proposed = CheckRegimen(loaded.knowledge, variant, *as_of, CheckScope::ProposedOnly);
+    const InteractionReport caps = CheckRegimen(loaded.knowledge, variant, *as_of, CheckScope::ProposedDoseCaps);
+    EXPECT_EQ(Involving(proposed, false), Involving(full, false)) << entry.input_name << " proposed";
+    EXPECT_EQ(Involving(caps, true), Involving(full, true)) << entry.input_name << " proposed";
+    EXPECT_EQ(caps.findings.size(), Involving(caps, true).size()) << "dose caps only";
   }
 }
 

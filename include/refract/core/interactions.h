@@ -406,7 +406,9 @@ struct InteractionReport {
 /// With CheckScope::ProposedOnly only the findings whose drugs include a proposed entry are worked
 /// out (the serotonergic load is always computed): the what-if of one addition, at a fraction of the
 /// cost of the whole regimen. Those findings are identical to the ones a full check gives.
-enum class CheckScope : std::uint8_t { All, ProposedOnly };
+/// CheckScope::ProposedDoseCaps works out only the dose-cap findings of proposed entries (the search
+/// for a dose the caps allow); they too are identical to a full check's.
+enum class CheckScope : std::uint8_t { All, ProposedOnly, ProposedDoseCaps };
 [[nodiscard]] InteractionReport CheckRegimen(const InteractionKnowledge& knowledge, const Regimen& regimen, Date as_of,
                                              CheckScope scope = CheckScope::All);
 
