@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /// The CDS Hooks context the benchmarks serve with: built-in KB, FHIR maps, patient parser,
-/// interaction and pharmacogenomic knowledge, loaded once before any timing.
+/// interaction and pharmacogenomic knowledge, loaded once before any timing; the assessment memo of
+/// `refract serve` (256 prefetches).
 #pragma once
 
 #include <cstdio>
@@ -51,6 +52,7 @@ inline std::unique_ptr<Served> LoadServed() {
   const Date today = *ParseDate("2026-11-22");
   context.today = [today] { return today; };
   context.now_seconds = [] { return std::int64_t{1795000000}; };
+  context.memo = std::make_shared<cdshooks::AssessmentMemo>(256);  // as refract serve does
   return served;
 }
 

@@ -4,7 +4,11 @@
 // 20-medication request for a fixed time. Prints throughput and latency percentiles. With --serve it
 // only serves (for an outside load generator such as wrk).
 //
-//   refract_cdshooks_loopback [--clients N] [--server-threads N] [--seconds S] [--serve PORT]
+// With --patients P the clients cycle through P patients (the same record under P ids): 1 (the
+// default) is the EHR firing order-select again and again for one patient, more than the memo holds
+// (256) makes every call the first for its patient.
+//
+//   refract_cdshooks_loopback [--clients N] [--server-threads N] [--seconds S] [--patients P] [--serve PORT]
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -15,12 +19,20 @@
 #include <vector>
 
 #include <httplib.h>
+#include <sys/resource.h>
 
 #include "bench_context.h"
 #include "order_select_request.h"
 #include "refract/cdshooks/http.h"
 
 namespace {
+
+double CpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const auto seconds = [](const timeval& value) { return static_cast<double>(value.tv_sec) + static_cast<double>(value.tv_usec) / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
 
 int Option(int argc, char** argv, const std::string& name, int fallback) {
   for (int arg_idx = 1; arg_idx + 1 < argc; ++arg_idx) {
@@ -36,6 +48,7 @@ int main(int argc, char** argv) {
   const int server_threads = Option(argc, argv, "--server-threads", 4);
   const int seconds = Option(argc, argv, "--seconds", 10);
   const int serve_port = Option(argc, argv, "--serve", 0);
+  const int patients = std::max(1, Option(argc, argv, "--patients", 1));
   auto served = refract::bench::LoadServed();
   httplib::Server server;
   server.new_task_queue = [server_threads] { return new httplib::ThreadPool(static_cast<size_t>(server_threads)); };
@@ -48,7 +61,8 @@ int main(int argc, char** argv) {
   const int port = server.bind_to_any_port("127.0.0.1");
   std::thread listener([&] { server.listen_after_bind(); });
   while (!server.is_running()) std::this_thread::yield();
-  const std::string body = refract::bench::OrderSelectRequest().dump();
+  const std::vector<std::string> bodies = refract::bench::OrderSelectBodies(patients);
+  const std::string& body = bodies.front();
   const std::string path = "/cds-services/" + std::string(refract::cdshooks::kOrderSelectService);
   {
     httplib::Client probe("127.0.0.1", port);
@@ -73,9 +87,11 @@ int main(int argc, char** argv) {
       client.set_keep_alive(true);
       client.set_tcp_nodelay(true);
       auto& mine = latencies[static_cast<std::size_t>(client_idx)];
+      std::size_t next = static_cast<std::size_t>(client_idx) * 7919 % bodies.size();
       while (!stop.load()) {
         const auto start = std::chrono::steady_clock::now();
-        const auto response = client.Post(path, body, "application/json");
+        const auto response = client.Post(path, bodies[next], "application/json");
+        next = (next + 1) % bodies.size();
         const double micros = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
         if (!response || response->status != 200) {
           ++errors;
@@ -88,8 +104,10 @@ int main(int argc, char** argv) {
   std::this_thread::sleep_for(std::chrono::seconds(1));
   measuring = true;
   const auto begin = std::chrono::steady_clock::now();
+  const double cpu_begin = CpuSeconds();
   std::this_thread::sleep_for(std::chrono::seconds(seconds));
   measuring = false;
+  const double cpu = CpuSeconds() - cpu_begin;
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
   stop = true;
   for (auto& thread : threads) thread.join();
@@ -99,8 +117,17 @@ int main(int argc, char** argv) {
   for (const auto& mine : latencies) all.insert(all.end(), mine.begin(), mine.end());
   std::sort(all.begin(), all.end());
   const auto at = [&](double quantile) { return all.empty() ? 0.0 : all[std::min(all.size() - 1, static_cast<std::size_t>(quantile * static_cast<double>(all.size())))] / 1000.0; };
-  std::printf("order-select over loopback HTTP: %d client connections, %d server threads, %.1f s\n", clients, server_threads, elapsed);
+  const auto memo = served->context.memo->counts();
+  std::printf("order-select over loopback HTTP: %d client connections, %d server threads, %d patient(s), %.1f s\n", clients, server_threads, patients,
+              elapsed);
+  std::printf("assessment memo: %llu hits, %llu misses (warm-up included)\n", static_cast<unsigned long long>(memo.hits),
+              static_cast<unsigned long long>(memo.misses));
   std::printf("requests %zu, errors %ld, throughput %.0f requests/s\n", all.size(), errors.load(), static_cast<double>(all.size()) / elapsed);
+  // Clients and server share this process: its CPU time per request is the whole loopback's, and two
+  // idle cores give at most 2 s of CPU per second.
+  const double cpu_per_request = all.empty() ? 0.0 : cpu / static_cast<double>(all.size());
+  std::printf("CPU (server + clients, user + sys) %.1f us per request: at most %.0f requests/s on 2 idle cores\n", cpu_per_request * 1e6,
+              cpu_per_request > 0 ? 2.0 / cpu_per_request : 0.0);
   std::printf("latency ms: p50 %.2f  p90 %.2f  p99 %.2f  max %.2f\n", at(0.50), at(0.90), at(0.99), all.empty() ? 0.0 : all.back() / 1000.0);
   return 0;
 }

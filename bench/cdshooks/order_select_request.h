@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -119,6 +120,20 @@ inline nlohmann::json OrderSelectRequest() {
             {"questionnaireResponses", nullptr},
             {"procedures", nullptr},
             {"allergies", nullptr}}}};
+}
+
+/// The request text for `patients` different patients ("bench-1" ... "bench-N"): the same record under
+/// another id, so that each is a new patient to the service's assessment memo.
+inline std::vector<std::string> OrderSelectBodies(int patients) {
+  const std::string body = OrderSelectRequest().dump();
+  std::vector<std::string> bodies;
+  for (int patient = 1; patient <= patients; ++patient) {
+    std::string text = body;
+    const std::string id = "bench-" + std::to_string(patient) + "\"";
+    for (std::size_t at = text.find("bench-1\""); at != std::string::npos; at = text.find("bench-1\"", at + id.size())) text.replace(at, 8, id);
+    bodies.push_back(std::move(text));
+  }
+  return bodies;
 }
 
 }  // namespace refract::bench

@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 #include <httplib.h>
 
+#include "refract/cdshooks/json_text.h"
+
 namespace refract::cdshooks {
 namespace {
 
@@ -14,7 +16,7 @@ void Send(const CdsHooksContext& context, const httplib::Request& request, httpl
   for (const auto& [name, value] : CorsHeaders(context, request.get_header_value("Origin"))) response.set_header(name, value);
   for (const auto& [name, value] : answer.headers) response.set_header(name, value);
   response.status = answer.status;
-  if (!answer.body.is_null()) response.set_content(answer.body.dump(), "application/json");
+  if (!answer.body.is_null()) response.set_content(JsonText(answer.body), "application/json");
 }
 
 template <class Handler>

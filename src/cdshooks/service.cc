@@ -68,13 +68,18 @@ const ServiceDefinition* FindService(std::string_view id) {
 
 Response Error(int status, std::string message) { return Response{status, {{"error", std::move(message)}}, {}}; }
 
+// A name-based UUID (version 8, RFC 9562) from the SHA-256 of `seed`.
 std::string Uuid(std::string_view seed) {
   Sha256 hash;
   hash.Update(seed);
-  std::string hex = hash.HexDigest().substr(0, 32);
-  hex[12] = '8';
-  hex[16] = "89ab"[std::stoi(std::string(1, hex[16]), nullptr, 16) & 0x3];
-  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" + hex.substr(20, 12);
+  const std::string hex = hash.HexDigest();
+  static constexpr char kVariant[] = "89ab";
+  const char variant = hex[16];
+  std::string out;
+  out.reserve(36);
+  out.append(hex, 0, 8).append(1, '-').append(hex, 8, 4).append(1, '-').append(1, '8').append(hex, 13, 3).append(1, '-');
+  out.append(1, kVariant[(variant <= '9' ? variant - '0' : variant - 'a' + 10) & 0x3]).append(hex, 17, 3).append(1, '-').append(hex, 20, 12);
+  return out;
 }
 
 std::optional<Response> Authenticate(const CdsHooksContext& context, std::string_view audience, std::string_view authorization) {
@@ -98,28 +103,35 @@ std::string SeverityWord(InteractionSeverity severity) { return std::string(Inte
 
 class Cards {
  public:
-  Cards(const CdsHooksContext& context, std::string hook_instance) : context_(context), hook_instance_(std::move(hook_instance)) {}
+  Cards(const CdsHooksContext& context, std::string hook_instance)
+      : context_(context),
+        hook_instance_(std::move(hook_instance)),
+        label_(fmt::format("refract {} (KB {})", context.engine.version, context.kb->version())) {}
 
   nlohmann::json& Add(const std::string& key, std::string_view indicator, std::string_view summary, std::string detail, std::string_view topic,
                       std::string_view topic_display) {
-    nlohmann::json card{{"uuid", Uuid(hook_instance_ + "|" + key)},
-                        {"summary", ShortenSummary(summary)},
-                        {"indicator", indicator},
-                        {"detail", std::move(detail)},
-                        {"source",
-                         {{"label", fmt::format("refract {} (KB {})", context_.engine.version, context_.kb->version())},
-                          {"topic", {{"system", kTopicSystem}, {"code", topic}, {"display", topic_display}}}}}};
+    // The parts every card shares are built once.
+    static const nlohmann::json kOverrideReasons = nlohmann::json::array({
+        {{"system", kOverrideSystem}, {"code", "benefit-outweighs-risk"}, {"display", "Benefit outweighs the risk for this patient"}},
+        {{"system", kOverrideSystem}, {"code", "will-monitor"}, {"display", "Will monitor as advised"}},
+        {{"system", kOverrideSystem}, {"code", "not-applicable"}, {"display", "Does not apply to this patient"}},
+    });
+    nlohmann::json card(nlohmann::json::value_t::object);
+    card["uuid"] = Uuid(hook_instance_ + "|" + key);
+    card["summary"] = ShortenSummary(summary);
+    card["indicator"] = indicator;
+    card["detail"] = std::move(detail);
+    nlohmann::json& source = card["source"];
+    source["label"] = label_;
+    nlohmann::json& topic_coding = source["topic"];
+    topic_coding["system"] = kTopicSystem;
+    topic_coding["code"] = topic;
+    topic_coding["display"] = topic_display;
     if (!context_.app_url.empty()) {
-      card["source"]["url"] = context_.app_url;
+      source["url"] = context_.app_url;
       card["links"] = nlohmann::json::array({{{"label", "Open the refract assessment"}, {"url", context_.app_url}, {"type", "absolute"}}});
     }
-    if (indicator != "info") {
-      card["overrideReasons"] = nlohmann::json::array({
-          {{"system", kOverrideSystem}, {"code", "benefit-outweighs-risk"}, {"display", "Benefit outweighs the risk for this patient"}},
-          {{"system", kOverrideSystem}, {"code", "will-monitor"}, {"display", "Will monitor as advised"}},
-          {{"system", kOverrideSystem}, {"code", "not-applicable"}, {"display", "Does not apply to this patient"}},
-      });
-    }
+    if (indicator != "info") card["overrideReasons"] = kOverrideReasons;
     cards_.push_back(std::move(card));
     return cards_.back();
   }
@@ -138,6 +150,7 @@ class Cards {
  private:
   const CdsHooksContext& context_;
   std::string hook_instance_;
+  std::string label_;
   nlohmann::json cards_ = nlohmann::json::array();
 };
 
@@ -193,10 +206,13 @@ void TrdCard(Cards& cards, const CdsHooksContext& context, const Assessment& ass
 }
 
 // `skip_interactions`: the caller shows the regimen's interaction alerts as cards of their own.
-void AlertCards(Cards& cards, const Assessment& assessment, std::string_view key_prefix, bool skip_interactions = false) {
+// `only`: just the alerts of that severity.
+void AlertCards(Cards& cards, const Assessment& assessment, std::string_view key_prefix, bool skip_interactions = false,
+                std::optional<AlertSeverity> only = std::nullopt) {
   for (std::size_t alert_idx = 0; alert_idx < assessment.alerts.size(); ++alert_idx) {
     const Alert& alert = assessment.alerts[alert_idx];
     if (skip_interactions && alert.finding.code.rfind("interaction_", 0) == 0) continue;
+    if (only && alert.severity != *only) continue;
     cards.Add(fmt::format("{}alert:{}:{}", key_prefix, alert.finding.code, alert_idx), AlertIndicator(alert.severity), alert.finding.message,
               alert.finding.message + "\n\n" + Cite(alert.finding.rule, alert.finding.sources), "alert", alert.finding.code);
   }
@@ -425,10 +441,19 @@ Result<nlohmann::json> GatherData(const CdsHooksContext& context, const nlohmann
   return nlohmann::json{{"resourceType", "Bundle"}, {"type", "collection"}, {"entry", std::move(entries)}};
 }
 
+PhenoconversionInput ToPhenoconversion(const EnzymeInhibition& inhibition) {
+  const InhibitorStrength strength = inhibition.strength == PerpetratorStrength::Strong     ? InhibitorStrength::Strong
+                                     : inhibition.strength == PerpetratorStrength::Moderate ? InhibitorStrength::Moderate
+                                                                                            : InhibitorStrength::Weak;
+  return PhenoconversionInput{inhibition.drug_id, inhibition.enzyme, strength, inhibition.sources};
+}
+
 struct Evaluated {
   fhir::ImportReport report;
   PatientRecord patient;
   Assessment assessment;
+  Regimen regimen;  ///< The patient's regimen on the assessment date (when interactions are checked).
+  std::vector<PhenoconversionInput> inhibitors;  ///< Its CYP inhibitors: what the assessment's PGx report used.
 };
 
 Result<Evaluated> ImportAndAssess(const CdsHooksContext& context, const nlohmann::json& bundle, const std::string& patient_id, Date as_of,
@@ -455,7 +480,12 @@ Result<Evaluated> ImportAndAssess(const CdsHooksContext& context, const nlohmann
   evaluate.next_steps = next_steps;
   auto assessment = Evaluate(*context.kb, *parsed, evaluate);
   if (!assessment) return tl::unexpected(assessment.error());
-  return Evaluated{std::move(imported->report), std::move(*parsed), std::move(*assessment)};
+  Regimen regimen = context.interactions != nullptr ? RegimenFromPatient(*context.kb, *parsed, as_of) : Regimen{};
+  std::vector<PhenoconversionInput> inhibitors;
+  if (context.interactions != nullptr) {
+    for (const EnzymeInhibition& inhibition : InhibitionsInRegimen(*context.interactions, regimen, as_of)) inhibitors.push_back(ToPhenoconversion(inhibition));
+  }
+  return Evaluated{std::move(imported->report), std::move(*parsed), std::move(*assessment), std::move(regimen), std::move(inhibitors)};
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -492,12 +522,6 @@ std::vector<Order> ReadOrders(const CdsHooksContext& context, const nlohmann::js
   return orders;
 }
 
-PhenoconversionInput ToPhenoconversion(const EnzymeInhibition& inhibition) {
-  const InhibitorStrength strength = inhibition.strength == PerpetratorStrength::Strong     ? InhibitorStrength::Strong
-                                     : inhibition.strength == PerpetratorStrength::Moderate ? InhibitorStrength::Moderate
-                                                                                            : InhibitorStrength::Weak;
-  return PhenoconversionInput{inhibition.drug_id, inhibition.enzyme, strength, inhibition.sources};
-}
 
 bool InvolvesOrder(const InteractionFinding& finding, const Order& order) {
   return std::any_of(finding.drugs.begin(), finding.drugs.end(),
@@ -538,7 +562,7 @@ std::optional<std::pair<const fhir::RxNormProduct*, double>> LowerDose(const Cds
   for (const fhir::RxNormProduct* product : products) {
     Regimen trial = base;
     AddProposed(trial, *drug, order.medication.input_name, *product->strength_mg);
-    const InteractionReport report = CheckRegimen(*context.interactions, trial, as_of);
+    const InteractionReport report = CheckRegimen(*context.interactions, trial, as_of, CheckScope::ProposedDoseCaps);
     const bool capped = std::any_of(report.findings.begin(), report.findings.end(),
                                     [&](const InteractionFinding& finding) { return finding.rule == rule && finding.code == "dose_cap"; });
     if (!capped) return std::make_pair(product, *product->strength_mg);
@@ -575,12 +599,13 @@ void OrderCards(Cards& cards, const CdsHooksContext& context, const Evaluated& e
               "unknown-drug", "Unknown medication");
   }
   if (context.interactions != nullptr) {
-    Regimen base = RegimenFromPatient(*context.kb, evaluated.patient, as_of);
+    const Regimen& base = evaluated.regimen;
     Regimen regimen = base;
     for (const Order& order : orders) {
       if (order.medication.drug != nullptr) AddProposed(regimen, *order.medication.drug, order.medication.input_name, order.medication.mg_per_day);
     }
-    const InteractionReport report = CheckRegimen(*context.interactions, regimen, as_of);
+    // Only findings that involve an order become cards: the what-if check of the proposed drugs.
+    const InteractionReport report = CheckRegimen(*context.interactions, regimen, as_of, CheckScope::ProposedOnly);
     for (std::size_t finding_idx = 0; finding_idx < report.findings.size(); ++finding_idx) {
       const InteractionFinding& finding = report.findings[finding_idx];
       const auto order = std::find_if(orders.begin(), orders.end(), [&](const Order& candidate) { return candidate.selected && InvolvesOrder(finding, candidate); });
@@ -617,8 +642,14 @@ void OrderCards(Cards& cards, const CdsHooksContext& context, const Evaluated& e
     if (context.pgx != nullptr && !evaluated.patient.genotypes.empty()) {
       std::vector<PhenoconversionInput> inhibitors;
       for (const EnzymeInhibition& inhibition : InhibitionsInRegimen(*context.interactions, regimen, as_of)) inhibitors.push_back(ToPhenoconversion(inhibition));
-      auto pgx = AssessPgx(*context.pgx, *context.kb, evaluated.patient.genotypes, inhibitors, assessment.trials);
-      if (pgx) {
+      // The assessment's report already used these inhibitors when the orders add none.
+      const auto same = [](const PhenoconversionInput& left, const PhenoconversionInput& right) {
+        return left.drug_id == right.drug_id && left.enzyme == right.enzyme && left.strength == right.strength && left.sources == right.sources;
+      };
+      const bool reuse = assessment.pgx != nullptr && std::equal(inhibitors.begin(), inhibitors.end(), evaluated.inhibitors.begin(), evaluated.inhibitors.end(), same);
+      Result<PgxReport> computed = reuse ? Result<PgxReport>(PgxReport{}) : AssessPgx(*context.pgx, *context.kb, evaluated.patient.genotypes, inhibitors, assessment.trials);
+      const PgxReport* pgx = reuse ? assessment.pgx.get() : computed ? &*computed : nullptr;
+      if (pgx != nullptr) {
         for (const Order& order : orders) {
           if (!order.selected || order.medication.drug == nullptr) continue;
           for (const DrugGuidance& guidance : pgx->drugs) {
@@ -718,17 +749,40 @@ Response Discovery(const CdsHooksContext& context, std::string_view authorizatio
   return Response{200, {{"services", std::move(services)}}, {}};
 }
 
+namespace {
+
+// The memo key of a call: everything ImportAndAssess depends on besides the loaded knowledge.
+std::string MemoKey(const std::string& patient_id, Date as_of, bool next_steps, std::string_view prefetch) {
+  std::string key = fmt::format("{}:{}|{}|{}|", patient_id.size(), patient_id, FormatDate(as_of), next_steps ? "next" : "plain");
+  key.append(prefetch);
+  return key;
+}
+
+// Every key the services ask for was prefetched: nothing would be read from a FHIR server.
+bool PrefetchComplete(const nlohmann::json& prefetch) {
+  return prefetch.is_object() &&
+         std::all_of(PrefetchTemplates().begin(), PrefetchTemplates().end(), [&](const auto& entry) { return prefetch.contains(entry.first); });
+}
+
+}  // namespace
+
 Response CallService(const CdsHooksContext& context, std::string_view service_id, std::string_view body, std::string_view authorization) {
   const ServiceDefinition* service = FindService(service_id);
   if (service == nullptr) return Error(404, fmt::format("no CDS service \"{}\"", service_id));
   if (auto denied = Authenticate(context, fmt::format("{}/cds-services/{}", context.base_url, service_id), authorization)) return *denied;
-  const nlohmann::json request = nlohmann::json::parse(body, nullptr, false);
+  // With a memo the prefetch, most of the text, is set aside unread and parsed only when no entry has it.
+  std::optional<MemberText> split;
+  if (context.memo != nullptr) split = SplitTopLevelMember(body, "prefetch");
+  if (split && split->value.front() != '{') split.reset();
+  nlohmann::json request = nlohmann::json::parse(split ? std::string_view(split->rest) : body, nullptr, false);
+  if (split && request.is_discarded()) {
+    split.reset();
+    request = nlohmann::json::parse(body, nullptr, false);
+  }
   if (request.is_discarded()) return Error(400, "the request body is not JSON");
   if (auto problem = CheckRequest(*service, request)) return Error(400, *problem);
   const std::string patient_id = request["context"]["patientId"].get<std::string>();
   const std::string hook_instance = request["hookInstance"].get<std::string>();
-  auto bundle = GatherData(context, request, patient_id);
-  if (!bundle) return Error(412, bundle.error().message);
   const Date as_of = context.today ? context.today() : Date{};
   const bool patient_view = service->hook == "patient-view";
   const bool sign = service->hook == "order-sign";
@@ -739,11 +793,29 @@ Response CallService(const CdsHooksContext& context, std::string_view service_id
   const bool next_steps = patient_view || std::any_of(orders.begin(), orders.end(), [](const Order& order) {
                             return order.selected && order.medication.drug != nullptr && order.medication.drug->counts_as == CountsAs::Interventional;
                           });
-  auto evaluated = ImportAndAssess(context, *bundle, patient_id, as_of, next_steps);
-  if (!evaluated) {
-    return Error(evaluated.error().code == ErrorCode::InvalidInput ? 400 : 500,
-                 fmt::format("the patient data could not be assessed: {}{}", evaluated.error().location.empty() ? "" : evaluated.error().location + ": ",
-                             evaluated.error().message));
+  std::shared_ptr<const Evaluated> evaluated;
+  std::string memo_key;
+  if (split) {
+    memo_key = MemoKey(patient_id, as_of, next_steps, split->value);
+    evaluated = std::static_pointer_cast<const Evaluated>(context.memo->Find(memo_key));
+    if (evaluated == nullptr) {
+      nlohmann::json prefetch = nlohmann::json::parse(split->value, nullptr, false);
+      if (prefetch.is_discarded()) return Error(400, "the request body is not JSON");
+      request["prefetch"] = std::move(prefetch);
+    }
+  }
+  if (evaluated == nullptr) {
+    const bool memorable = split.has_value() && PrefetchComplete(request["prefetch"]);
+    auto bundle = GatherData(context, request, patient_id);
+    if (!bundle) return Error(412, bundle.error().message);
+    auto assessed = ImportAndAssess(context, *bundle, patient_id, as_of, next_steps);
+    if (!assessed) {
+      return Error(assessed.error().code == ErrorCode::InvalidInput ? 400 : 500,
+                   fmt::format("the patient data could not be assessed: {}{}", assessed.error().location.empty() ? "" : assessed.error().location + ": ",
+                               assessed.error().message));
+    }
+    evaluated = std::make_shared<const Evaluated>(std::move(*assessed));
+    if (memorable) context.memo->Store(std::move(memo_key), evaluated);
   }
   Cards cards(context, hook_instance);
   if (patient_view) {
@@ -761,6 +833,9 @@ Response CallService(const CdsHooksContext& context, std::string_view service_id
     MonitoringCard(cards, context, evaluated->assessment);
     ImportCard(cards, evaluated->report);
   } else {
+    // Safety first: a critical alert of the record (suicide risk, a contraindicated combination
+    // already taken) leads the order's cards too.
+    AlertCards(cards, evaluated->assessment, "", false, AlertSeverity::Critical);
     OrderCards(cards, context, *evaluated, orders, sign, as_of);
     if (!sign) ImportCard(cards, evaluated->report);
   }

@@ -50,6 +50,7 @@ struct ServeArgs {
   bool no_cds_hooks = false;
   std::vector<std::string> cds_issuers;  ///< ISS=KEYFILE (a JWK Set JSON file or a PEM public key).
   std::vector<std::string> cds_origins;
+  int cds_memo = 256;  ///< Prefetches whose assessment CDS Hooks remembers.
 };
 
 /// The CDS Hooks service of `refract serve` and what it reads, alive as long as the server.
@@ -85,6 +86,7 @@ Result<std::unique_ptr<CdsHooksService>> MakeCdsHooks(const ServeArgs& args, con
   context.today = [as_of] { return as_of ? *as_of : app::Today(); };
   context.now_seconds = [] { return static_cast<std::int64_t>(std::time(nullptr)); };
   context.allowed_origins = args.cds_origins;
+  if (args.cds_memo > 0) context.memo = std::make_shared<cdshooks::AssessmentMemo>(static_cast<std::size_t>(args.cds_memo));
   if (!args.cds_issuers.empty()) {
     cdshooks::JwtConfig config;
     config.enabled = true;
@@ -314,6 +316,10 @@ void AddServeCommands(CLI::App& app, std::vector<Handler>& handlers) {
                     "ISSUER=KEYFILE: an EHR allowed to call CDS Hooks and its public key (JWK Set JSON or PEM); repeatable; "
                     "requires signed JWTs and enables the FHIR-server fallback");
   serve->add_option("--cds-hooks-origin", args.cds_origins, "an origin allowed by CORS for CDS Hooks (default any); repeatable");
+  serve->add_option("--cds-hooks-memo", args.cds_memo,
+                    "remember the assessment of this many recent CDS Hooks prefetches, so repeated hooks for a patient check only the orders "
+                    "(default 256; 0 assesses every call afresh)")
+      ->check(CLI::Range(0, 1000000));
   serve->add_flag("--no-cds-hooks", args.no_cds_hooks, "do not serve CDS Hooks under /cds-services");
   handlers.push_back(Handler{serve, [] { return RunServe(args); }});
 }

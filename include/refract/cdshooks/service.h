@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -50,7 +51,39 @@ class FeedbackSink {
   virtual void Record(std::string_view service_id, const nlohmann::json& feedback) = 0;
 };
 
-/// Everything the handlers need. Read-only while serving (the JWT replay cache guards itself).
+/// Remembers, per prefetch, what importing and assessing it gave, so that the hook calls an EHR makes
+/// again and again for one patient (order-select fires at every change to a draft order) check only
+/// the orders. An entry is found only for the same patient id, assessment date and kind of assessment
+/// and a byte-for-byte identical prefetch in which every key the services ask for was sent (so nothing
+/// was read from a FHIR server). Import and assessment are pure functions of these and of the loaded
+/// knowledge, so a call answered from the memo gets the cards a recomputation would give. Least
+/// recently used entries go first. Safe to share between serving threads.
+class AssessmentMemo {
+ public:
+  /// `capacity` entries at most (0 remembers nothing).
+  explicit AssessmentMemo(std::size_t capacity);
+  ~AssessmentMemo();
+  AssessmentMemo(const AssessmentMemo&) = delete;
+  AssessmentMemo& operator=(const AssessmentMemo&) = delete;
+
+  struct Counts {
+    std::uint64_t hits = 0;
+    std::uint64_t misses = 0;
+    std::size_t entries = 0;
+  };
+  [[nodiscard]] Counts counts() const;
+
+  /// The entry stored under `key`, or null. Type-erased: the handlers own what they store.
+  [[nodiscard]] std::shared_ptr<const void> Find(const std::string& key);
+  void Store(std::string key, std::shared_ptr<const void> value);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+/// Everything the handlers need. Read-only while serving (the JWT replay cache and the assessment
+/// memo guard themselves).
 struct CdsHooksContext {
   const KnowledgeBase* kb = nullptr;
   const fhir::FhirKnowledge* fhir = nullptr;
@@ -68,6 +101,7 @@ struct CdsHooksContext {
   FeedbackSink* feedback = nullptr;
   std::shared_ptr<JwtVerifier> jwt;           ///< Null or disabled: calls are not authenticated.
   std::vector<std::string> allowed_origins;   ///< CORS; empty allows any origin ("*").
+  std::shared_ptr<AssessmentMemo> memo;       ///< Null: every call imports and assesses its prefetch.
 };
 
 /// GET /cds-services: the discovery document.
@@ -85,6 +119,16 @@ struct CdsHooksContext {
 
 /// CORS headers for a response to a request from `origin` (empty when the request had none).
 [[nodiscard]] std::vector<std::pair<std::string, std::string>> CorsHeaders(const CdsHooksContext& context, std::string_view origin);
+
+/// The text of the member `name` of the JSON object `text` exactly as written, found without building
+/// a document. Nullopt when `text` is not a JSON object at the top, a key is escaped or repeated, the
+/// member is missing, or the text ends early; the caller then reads the whole document. Also gives
+/// `text` with that member (and one separating comma) cut out, for reading the rest on its own.
+struct MemberText {
+  std::string_view value;
+  std::string rest;
+};
+[[nodiscard]] std::optional<MemberText> SplitTopLevelMember(std::string_view text, std::string_view name);
 
 /// The service ids refract offers.
 inline constexpr std::string_view kPatientViewService = "refract-trd-patient-view";
