@@ -12,6 +12,7 @@ packages=(
   chromium fonts-dejavu-core
   libsqlite3-dev sqlite3 libpqxx-dev postgresql pybind11-dev python3-dev python3-dask python3-distributed python3-pandas python3-psycopg2 hyperfine
   libcpp-httplib-dev libsqlitecpp-dev libargon2-dev libssl-dev wrk curl openssl
+  libgoogle-perftools-dev
 )
 # Node.js and npm build the web assets; a machine that already has them (any origin) keeps its own.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

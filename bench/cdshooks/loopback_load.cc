@@ -8,7 +8,10 @@
 // default) is the EHR firing order-select again and again for one patient, more than the memo holds
 // (256) makes every call the first for its patient.
 //
+// With --write-request FILE it only writes the request body to FILE (for bench/cdshooks/run_wrk.sh).
+//
 //   refract_cdshooks_loopback [--clients N] [--server-threads N] [--seconds S] [--patients P] [--serve PORT]
+//   refract_cdshooks_loopback --write-request FILE
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -44,6 +47,14 @@ int Option(int argc, char** argv, const std::string& name, int fallback) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  for (int arg_idx = 1; arg_idx + 1 < argc; ++arg_idx) {
+    if (std::string(argv[arg_idx]) != "--write-request") continue;
+    std::FILE* file = std::fopen(argv[arg_idx + 1], "wb");
+    if (file == nullptr) return 1;
+    const std::string body = refract::bench::OrderSelectRequest().dump();
+    const bool written = std::fwrite(body.data(), 1, body.size(), file) == body.size();
+    return std::fclose(file) == 0 && written ? 0 : 1;
+  }
   const int clients = Option(argc, argv, "--clients", 4);
   const int server_threads = Option(argc, argv, "--server-threads", 4);
   const int seconds = Option(argc, argv, "--seconds", 10);
