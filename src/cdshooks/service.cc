@@ -393,30 +393,35 @@ std::optional<std::string> CheckRequest(const ServiceDefinition& service, const 
 }
 
 // Collects the prefetched (or fetched) data into one Bundle for the importer; an error is the 412 reason.
-Result<nlohmann::json> GatherData(const CdsHooksContext& context, const nlohmann::json& request, const std::string& patient_id) {
+// The prefetched resources are moved out of the request.
+Result<nlohmann::json> GatherData(const CdsHooksContext& context, nlohmann::json& request, const std::string& patient_id) {
   nlohmann::json entries = nlohmann::json::array();
   std::set<std::string> seen;
-  const auto take = [&](const nlohmann::json& resource, const std::string& full_url) {
+  const auto take = [&](nlohmann::json& resource, const nlohmann::json* full_url) {
     if (!resource.is_object()) return;
     const std::string type = resource.value("resourceType", "");
     if (type.empty() || type == "OperationOutcome") return;
     const std::string key = type + "/" + resource.value("id", "");
     if (!resource.value("id", "").empty() && !seen.insert(key).second) return;
-    nlohmann::json entry{{"resource", resource}};
-    if (!full_url.empty()) entry["fullUrl"] = full_url;
+    nlohmann::json entry(nlohmann::json::value_t::object);
+    entry["resource"] = std::move(resource);
+    if (full_url != nullptr && full_url->is_string() && !full_url->get_ref<const std::string&>().empty()) entry["fullUrl"] = *full_url;
     entries.push_back(std::move(entry));
   };
-  const auto take_value = [&](const nlohmann::json& value) {
+  const auto take_value = [&](nlohmann::json& value) {
     if (value.is_null()) return;
-    if (value.value("resourceType", "") == "Bundle") {
-      for (const auto& entry : value.value("entry", nlohmann::json::array())) {
-        if (entry.contains("resource")) take(entry["resource"], entry.value("fullUrl", ""));
+    if (value.is_object() && value.value("resourceType", "") == "Bundle") {
+      if (!value.contains("entry") || !value["entry"].is_array()) return;
+      for (auto& entry : value["entry"]) {
+        if (!entry.is_object() || !entry.contains("resource")) continue;
+        const auto full_url = entry.find("fullUrl");
+        take(entry["resource"], full_url != entry.end() ? &*full_url : nullptr);
       }
       return;
     }
-    take(value, "");
+    take(value, nullptr);
   };
-  const nlohmann::json prefetch = request.value("prefetch", nlohmann::json::object());
+  nlohmann::json prefetch = request.contains("prefetch") ? std::move(request["prefetch"]) : nlohmann::json::object();
   for (const auto& [key, query_template] : PrefetchTemplates()) {
     if (prefetch.contains(key)) {
       take_value(prefetch[key]);
@@ -438,6 +443,7 @@ Result<nlohmann::json> GatherData(const CdsHooksContext& context, const nlohmann
     }
     take_value(*fetched);
   }
+  request.erase("prefetch");
   return nlohmann::json{{"resourceType", "Bundle"}, {"type", "collection"}, {"entry", std::move(entries)}};
 }
 

@@ -494,6 +494,11 @@ class KbBuilder {
   std::string deviations_text_;
 };
 
+const Drug* KnowledgeBase::FindDrugByName(std::string_view name) const {
+  const auto found = drug_by_name_.find(NormalizeName(name));
+  return found != drug_by_name_.end() ? &drugs_[found->second] : nullptr;
+}
+
 Result<const Drug*> KnowledgeBase::ResolveDrug(std::string_view name) const {
   const auto found = drug_by_name_.find(NormalizeName(name));
   if (found != drug_by_name_.end()) return &drugs_[found->second];

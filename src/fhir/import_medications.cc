@@ -90,8 +90,8 @@ DrugResolution ResolveMedication(const FhirKnowledge& knowledge, const nlohmann:
     return out;
   }
   if (!text.empty()) {
-    if (auto drug = knowledge.kb().ResolveDrug(text)) {
-      out.drug = *drug;
+    if (const Drug* drug = knowledge.kb().FindDrugByName(text)) {
+      out.drug = drug;
       out.resolved = true;
       issues.push_back(MakeIssue(IssueLevel::Warning, "by_name", fmt::format("no RxNorm code: identified by its name \"{}\"", text), codeable_location));
       return out;
@@ -422,7 +422,7 @@ void Importer::ReadMedication(std::size_t resource) {
     const nlohmann::json* codeable = Find(body, "medicationCodeableConcept");
     const std::string text = codeable != nullptr ? Str(*codeable, "text") : std::string();
     if (!text.empty()) {
-      if (auto named = knowledge.kb().ResolveDrug(text); named && *named == drug.drug) segment.name = text;
+      if (knowledge.kb().FindDrugByName(text) == drug.drug) segment.name = text;
     }
   }
   segment.rxcui = drug.rxcui;

@@ -207,6 +207,9 @@ class KnowledgeBase {
   /// Finds a drug by KB id, generic name, brand, synonym or listed misspelling (case-insensitive).
   /// An unknown name gives InvalidInput with a "did you mean" suggestion when one is close.
   [[nodiscard]] Result<const Drug*> ResolveDrug(std::string_view name) const;
+  /// The drug named `name` (INN, synonym or brand, as ResolveDrug reads it), or null; no suggestion
+  /// is worked out for an unknown name.
+  [[nodiscard]] const Drug* FindDrugByName(std::string_view name) const;
   [[nodiscard]] const Drug* FindDrug(std::string_view id) const;
   [[nodiscard]] const DrugClass* FindClass(std::string_view id) const;
   [[nodiscard]] const Criteria* FindCriteria(std::string_view id) const;
