@@ -41,6 +41,26 @@ ls "$work" | grep -q "tmp-" && bad "temporary results file left behind" || ok "r
 
 "$refract" screen --omop "sqlite:$work/cdm.sqlite" --threads 1 --chunk 97 >"$work/sqlite_1.csv" 2>/dev/null || bad "screen 1 thread"
 same "1 thread, chunks of 97 = 2 threads" "$work/sqlite.csv" "$work/sqlite_1.csv"
+# The SQLite reader scans drug_exposure in rowid order where that order follows person_id, and must
+# give the same results through its fallback where it does not: rows shuffled, the first person's rows
+# moved to the end, the last person's to the front, and no person_id index at all.
+unordered() {  # name sql
+  cp "$work/cdm.sqlite" "$work/$1.sqlite"
+  sqlite3 "$work/$1.sqlite" "$2" || bad "prepare $1"
+  "$refract" screen --omop "sqlite:$work/$1.sqlite" --out "$work/$1.csv" --threads 2 --chunk 500 >/dev/null 2>&1 || bad "screen $1"
+  same "drug_exposure $1 = in person order" "$work/sqlite.csv" "$work/$1.csv"
+}
+columns="person_id, drug_exposure_id, drug_concept_id, drug_exposure_start_date, drug_exposure_end_date, drug_type_concept_id, quantity, days_supply"
+unordered shuffled "CREATE TABLE scratch AS SELECT * FROM drug_exposure ORDER BY random(); DELETE FROM drug_exposure;
+  INSERT INTO drug_exposure SELECT * FROM scratch; DROP TABLE scratch;"
+unordered first_person_at_end "CREATE TABLE scratch AS SELECT rowid AS moved FROM drug_exposure WHERE person_id = (SELECT min(person_id) FROM drug_exposure);
+  INSERT INTO drug_exposure ($columns) SELECT $columns FROM drug_exposure WHERE rowid IN scratch ORDER BY rowid;
+  DELETE FROM drug_exposure WHERE rowid IN scratch; DROP TABLE scratch;"
+unordered last_person_at_front "CREATE TABLE scratch AS SELECT rowid AS moved FROM drug_exposure WHERE person_id = (SELECT max(person_id) FROM drug_exposure);
+  INSERT INTO drug_exposure (rowid, $columns) SELECT rowid - (SELECT max(rowid) + 1 FROM drug_exposure), $columns FROM drug_exposure WHERE rowid IN scratch;
+  DELETE FROM drug_exposure WHERE rowid IN scratch AND rowid > 0; DROP TABLE scratch;"
+unordered no_person_index "DROP INDEX idx_drug_exposure_person_id;"
+
 "$refract" screen --omop "$work/csv" --out "$work/csv.csv" --threads 2 >/dev/null 2>&1 || bad "screen csv"
 same "CSV export = SQLite" "$work/sqlite.csv" "$work/csv.csv"
 "$refract" screen --omop "sqlite:$work/drift.sqlite" --out "$work/drift.csv" >/dev/null 2>"$work/drift_err.txt" || bad "screen drift"
