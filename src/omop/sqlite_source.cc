@@ -3,6 +3,8 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <array>
+#include <cctype>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -159,6 +161,7 @@ class SqliteReader final : public PersonReader {
         drug_scan_ = std::move(*scan);
         drug_min_rowid_ = std::move(*min_rowid);
         drug_max_rowid_ = std::move(*max_rowid);
+        OpenDrugPages();
       }
     }
     if (ok && !filter_.condition_ids.empty()) {
@@ -290,6 +293,14 @@ class SqliteReader final : public PersonReader {
     const std::int64_t scan_first_rowid = sqlite3_column_int64(first, 0);
     sqlite3_reset(first);
 
+    if (pages_) {
+      std::int64_t scan_end_rowid = std::numeric_limits<std::int64_t>::max();
+      const PageRead read = ReadDrugPages(first_id, last_id, scan_first_rowid, persons, scan_end_rowid);
+      if (read == PageRead::OutOfOrder) return false;
+      if (read == PageRead::Read) return ReadWhole(persons, scan_first_rowid, scan_end_rowid);
+      for (PersonRows& person : persons) person.drug_exposures.clear();  // Unsupported: through SQLite
+    }
+
     sqlite3_stmt* scan = drug_scan_.get();
     sqlite3_reset(scan);
     sqlite3_bind_int64(scan, 1, scan_first_rowid);
@@ -315,6 +326,119 @@ class SqliteReader final : public PersonReader {
 
     // Rows of persons absent from PERSON are dropped either way; each listed person must have been read whole.
     return ReadWhole(persons, scan_first_rowid, scan_end_rowid);
+  }
+
+  // The drug_exposure table's leaf pages straight from the file, when that is safe: a rowid table
+  // (no generated columns) in a UTF-8 database that is not in WAL mode, read inside a read
+  // transaction this reader holds from here on, so that no writer changes the file meanwhile.
+  void OpenDrugPages() {
+    const char* file_name = sqlite3_db_filename(db_.get(), "main");
+    if (file_name == nullptr || *file_name == '\0') return;
+    sqlite3_stmt* raw = nullptr;
+    if (sqlite3_prepare_v2(db_.get(), "SELECT rootpage, sql FROM sqlite_master WHERE type = 'table' AND lower(name) = 'drug_exposure'", -1, &raw,
+                           nullptr) != SQLITE_OK) {
+      return;
+    }
+    Stmt master(raw);
+    if (sqlite3_step(raw) != SQLITE_ROW) return;
+    const std::int64_t root_page = sqlite3_column_int64(raw, 0);
+    std::string sql = Text(raw, 1);
+    std::transform(sql.begin(), sql.end(), sql.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    if (root_page <= 0 || root_page > std::numeric_limits<std::uint32_t>::max() || sql.find("without rowid") != std::string::npos) return;
+    if (sqlite3_prepare_v2(db_.get(), "SELECT cid, lower(name), hidden, pk, lower(type) FROM pragma_table_xinfo('drug_exposure')", -1, &raw, nullptr) !=
+        SQLITE_OK) {
+      return;
+    }
+    Stmt columns(raw);
+    static constexpr const char* kNames[] = {"person_id", "drug_exposure_id", "drug_concept_id", "drug_exposure_start_date",
+                                             "drug_exposure_end_date", "quantity", "days_supply"};
+    std::array<int, 7> positions{};
+    positions.fill(-1);
+    int primary_keys = 0;
+    bool integer_key_needed = false;
+    while (sqlite3_step(raw) == SQLITE_ROW) {
+      if (sqlite3_column_int(raw, 2) != 0) return;  // generated or hidden columns change the record layout
+      const std::string name = Text(raw, 1);
+      const bool integer_key = sqlite3_column_int(raw, 3) != 0 && Text(raw, 4) == "integer";
+      primary_keys += sqlite3_column_int(raw, 3) != 0 ? 1 : 0;
+      for (std::size_t name_idx = 0; name_idx < positions.size(); ++name_idx) {
+        if (name != kNames[name_idx]) continue;
+        positions[name_idx] = sqlite3_column_int(raw, 0);
+        integer_key_needed = integer_key_needed || integer_key;
+      }
+    }
+    // A column that is the rowid (INTEGER PRIMARY KEY) is not in the record: left to SQLite.
+    if (integer_key_needed && primary_keys == 1) return;
+    if (std::any_of(positions.begin(), positions.end(), [](int position) { return position < 0; })) return;
+    if (sqlite3_exec(db_.get(), "BEGIN; SELECT 1 FROM drug_exposure LIMIT 1", nullptr, nullptr, nullptr) != SQLITE_OK) return;
+    auto file = PageFile::Open(file_name);
+    if (!file || file->Wal()) {
+      sqlite3_exec(db_.get(), "COMMIT", nullptr, nullptr, nullptr);
+      return;
+    }
+    pages_ = std::move(file);
+    drug_root_page_ = static_cast<std::uint32_t>(root_page);
+    drug_positions_ = positions;
+    drug_record_columns_ = *std::max_element(positions.begin(), positions.end()) + 1;
+  }
+
+  enum class PageRead : std::uint8_t { Read, OutOfOrder, Unsupported };
+
+  // The page-level twin of the scan loop in ReadDrugsSequentially, with the same reading of every
+  // value as AddDrugRow (sqlite3_column_int64/value_double/... on the stored value); a value whose
+  // storage class would need SQLite's conversions makes the chunk Unsupported.
+  PageRead ReadDrugPages(std::int64_t first_id, std::int64_t last_id, std::int64_t scan_first_rowid, std::vector<PersonRows>& persons,
+                         std::int64_t& scan_end_rowid) {
+    std::int64_t previous_id = first_id;
+    std::size_t cursor = 0;
+    bool out_of_order = false;
+    const auto& at = drug_positions_;
+    const auto date_of = [](const RecordValue& value) -> std::optional<Date> {
+      switch (value.kind) {
+        case RecordValue::Kind::Null: return std::nullopt;
+        case RecordValue::Kind::Integer: return DateFromNumber(static_cast<double>(value.integer));
+        case RecordValue::Kind::Real: return DateFromNumber(value.real);
+        case RecordValue::Kind::Text:
+        case RecordValue::Kind::Blob: return ParseCdmDate(value.text);
+      }
+      return std::nullopt;
+    };
+    const PageScan scanned = pages_->Scan(drug_root_page_, scan_first_rowid, drug_record_columns_, [&](std::int64_t rowid, const std::vector<RecordValue>& values) {
+      const RecordValue& person_value = values[static_cast<std::size_t>(at[0])];
+      if (person_value.kind != RecordValue::Kind::Integer) return RecordStep::Unsupported;
+      const std::int64_t person_id = person_value.integer;
+      if (person_id > last_id) {
+        scan_end_rowid = rowid;
+        return RecordStep::Stop;
+      }
+      if (person_id < previous_id) {
+        out_of_order = true;
+        return RecordStep::Stop;
+      }
+      previous_id = person_id;
+      while (cursor < persons.size() && persons[cursor].person_id < person_id) ++cursor;
+      if (cursor == persons.size() || persons[cursor].person_id != person_id) return RecordStep::Next;
+      const auto start = date_of(values[static_cast<std::size_t>(at[3])]);
+      if (!start) return RecordStep::Next;
+      const RecordValue& id = values[static_cast<std::size_t>(at[1])];
+      const RecordValue& concept_id = values[static_cast<std::size_t>(at[2])];
+      const RecordValue& quantity = values[static_cast<std::size_t>(at[5])];
+      const RecordValue& days_supply = values[static_cast<std::size_t>(at[6])];
+      if (id.kind != RecordValue::Kind::Integer || concept_id.kind != RecordValue::Kind::Integer) return RecordStep::Unsupported;
+      if (quantity.kind == RecordValue::Kind::Text || quantity.kind == RecordValue::Kind::Blob) return RecordStep::Unsupported;
+      if (days_supply.kind != RecordValue::Kind::Null && days_supply.kind != RecordValue::Kind::Integer) return RecordStep::Unsupported;
+      DrugExposureRow& row = persons[cursor].drug_exposures.emplace_back();
+      row.drug_exposure_id = id.integer;
+      row.drug_concept_id = concept_id.integer;
+      row.start = *start;
+      row.end = date_of(values[static_cast<std::size_t>(at[4])]);
+      if (quantity.kind == RecordValue::Kind::Integer) row.quantity = static_cast<double>(quantity.integer);
+      if (quantity.kind == RecordValue::Kind::Real) row.quantity = quantity.real;
+      if (days_supply.kind == RecordValue::Kind::Integer) row.days_supply = days_supply.integer;
+      return RecordStep::Next;
+    });
+    if (scanned == PageScan::Unsupported) return PageRead::Unsupported;
+    return out_of_order ? PageRead::OutOfOrder : PageRead::Read;
   }
 
   Result<bool> ReadWhole(std::vector<PersonRows>& persons, std::int64_t scan_first_rowid, std::int64_t scan_end_rowid) {
@@ -357,6 +481,10 @@ class SqliteReader final : public PersonReader {
   ReadFilter filter_;
   Stmt person_, period_, drug_, condition_, procedure_, measurement_, observation_;
   Stmt drug_first_rowid_, drug_scan_, drug_min_rowid_, drug_max_rowid_;  // empty: no sequential path
+  std::unique_ptr<PageFile> pages_;  // empty: the sequential path steps through SQLite
+  std::uint32_t drug_root_page_ = 0;
+  std::array<int, 7> drug_positions_{};  // record positions of the columns AddDrugRow reads
+  int drug_record_columns_ = 0;
 };
 
 class SqliteSource final : public Source {
