@@ -30,6 +30,9 @@ struct RecordValue {
 };
 enum class RecordStep : std::uint8_t { Next, Stop, Unsupported };
 enum class PageScan : std::uint8_t { Done, Unsupported };
+enum class IndexScan : std::uint8_t { Done, Stopped, Unsupported };
+/// Called with an index entry's first key column and its rowid, in index order; false stops.
+using IndexEntryFn = std::function<bool(std::int64_t key, std::int64_t rowid)>;
 /// Called with a row's rowid and its first columns, in rowid order.
 using RecordFn = std::function<RecordStep(std::int64_t rowid, const std::vector<RecordValue>& values)>;
 
@@ -51,9 +54,14 @@ class PageFile {
   /// read) on a row on overflow pages, a record with fewer columns, a malformed page, or when
   /// on_record says so.
   [[nodiscard]] PageScan Scan(std::uint32_t root_page, std::int64_t first_rowid, int columns, const RecordFn& on_record) const;
+  /// The entries of an ascending index whose first column is an integer, from the first with key
+  /// >= first_key on, in index order, until on_entry returns false (Stopped). Unsupported on a key
+  /// or rowid that is not an integer, overflow pages or a malformed page.
+  [[nodiscard]] IndexScan ScanIndex(std::uint32_t root_page, std::int64_t first_key, const IndexEntryFn& on_entry) const;
 
  private:
   PageFile() = default;
+  [[nodiscard]] IndexScan WalkIndex(std::uint32_t number, int depth, std::int64_t first_key, const IndexEntryFn& on_entry) const;
   [[nodiscard]] const std::uint8_t* Page(std::uint32_t number) const;
 
   const std::uint8_t* base_ = nullptr;

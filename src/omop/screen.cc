@@ -35,6 +35,24 @@ int Digits(const char* text, int count) {
   return value;
 }
 
+bool IsLeapYear(int year) { return year % 4 == 0 && (year % 100 != 0 || year % 400 == 0); }
+
+int DaysInMonth(int year, int month) {
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return month == 2 && IsLeapYear(year) ? 29 : kDays[month - 1];
+}
+
+// Days since 1970-01-01 of a valid proleptic Gregorian date (what sys_days{year_month_day} gives,
+// without its general-purpose checks; H. Hinnant's days_from_civil).
+long DaysFromCivil(int year, int month, int day) {
+  const int shifted_year = month <= 2 ? year - 1 : year;
+  const int era = (shifted_year >= 0 ? shifted_year : shifted_year - 399) / 400;
+  const int year_of_era = shifted_year - era * 400;
+  const int day_of_year = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
+  const int day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+  return static_cast<long>(era) * 146097 + day_of_era - 719468;
+}
+
 }  // namespace
 
 std::optional<Date> ParseCdmDate(std::string_view text) {
@@ -42,10 +60,11 @@ std::optional<Date> ParseCdmDate(std::string_view text) {
   if (text.size() >= 10 && text[4] == '-' && text[7] == '-' && IsDigit(text[0]) && IsDigit(text[1]) && IsDigit(text[2]) && IsDigit(text[3]) &&
       IsDigit(text[5]) && IsDigit(text[6]) && IsDigit(text[8]) && IsDigit(text[9])) {
     const char* base = text.data();
-    const std::chrono::year_month_day ymd{std::chrono::year{Digits(base, 4)}, std::chrono::month{static_cast<unsigned>(Digits(base + 5, 2))},
-                                          std::chrono::day{static_cast<unsigned>(Digits(base + 8, 2))}};
-    if (!ymd.ok()) return std::nullopt;
-    return Date{std::chrono::sys_days{ymd}};
+    const int year = Digits(base, 4);
+    const int month = Digits(base + 5, 2);
+    const int day = Digits(base + 8, 2);
+    if (month < 1 || month > 12 || day < 1 || day > DaysInMonth(year, month)) return std::nullopt;
+    return Date{std::chrono::sys_days{std::chrono::days{DaysFromCivil(year, month, day)}}};
   }
   if (text.size() >= 10 && text[4] == '-' && text[7] == '-') {
     int year = 0;

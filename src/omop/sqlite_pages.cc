@@ -22,7 +22,7 @@ std::uint32_t Be32(const std::uint8_t* bytes) {
 }
 
 // A SQLite varint at `at` (at most 9 bytes, not past `end`); false when it runs past the end.
-bool Varint(const std::uint8_t*& at, const std::uint8_t* end, std::uint64_t& value) {
+bool LongVarint(const std::uint8_t*& at, const std::uint8_t* end, std::uint64_t& value) {
   value = 0;
   for (int byte_idx = 0; byte_idx < 9; ++byte_idx) {
     if (at >= end) return false;
@@ -37,7 +37,27 @@ bool Varint(const std::uint8_t*& at, const std::uint8_t* end, std::uint64_t& val
   return true;
 }
 
+// The same, with the one-byte case (almost every varint of these pages) inline.
+inline bool Varint(const std::uint8_t*& at, const std::uint8_t* end, std::uint64_t& value) {
+  if (at < end && *at < 0x80) {
+    value = *at++;
+    return true;
+  }
+  return LongVarint(at, end, value);
+}
+
+// A big-endian two's-complement integer of `length` bytes (SQLite serial types 1-6).
+inline std::int64_t BigEndianInteger(const std::uint8_t* body, std::size_t length) {
+  std::uint64_t bits = body[0] & 0x80 ? ~std::uint64_t{0} : 0;
+  for (std::size_t byte_idx = 0; byte_idx < length; ++byte_idx) bits = bits << 8 | body[byte_idx];
+  return static_cast<std::int64_t>(bits);
+}
+
+constexpr std::size_t kIntBytes[] = {0, 1, 2, 3, 4, 6, 8};
+
+constexpr std::uint8_t kInteriorIndexPage = 0x02;
 constexpr std::uint8_t kInteriorTablePage = 0x05;
+constexpr std::uint8_t kLeafIndexPage = 0x0a;
 constexpr std::uint8_t kLeafTablePage = 0x0d;
 constexpr int kMaxDepth = 32;
 
@@ -142,13 +162,10 @@ PageScan PageFile::Scan(std::uint32_t root_page, std::int64_t first_rowid, int c
           if (serial == 0) {
             value.kind = RecordValue::Kind::Null;
           } else if (serial <= 6) {
-            static constexpr std::size_t kIntBytes[] = {0, 1, 2, 3, 4, 6, 8};
             length = kIntBytes[serial];
             if (body + length > record_end) return PageScan::Unsupported;
-            std::uint64_t bits = body[0] & 0x80 ? ~std::uint64_t{0} : 0;  // sign extension
-            for (std::size_t byte_idx = 0; byte_idx < length; ++byte_idx) bits = bits << 8 | body[byte_idx];
             value.kind = RecordValue::Kind::Integer;
-            value.integer = static_cast<std::int64_t>(bits);
+            value.integer = BigEndianInteger(body, length);
           } else if (serial == 7) {
             length = 8;
             if (body + length > record_end) return PageScan::Unsupported;
@@ -193,6 +210,69 @@ PageScan PageFile::Scan(std::uint32_t root_page, std::int64_t first_rowid, int c
     }
     ++level.next_cell;
   }
+}
+
+IndexScan PageFile::ScanIndex(std::uint32_t root_page, std::int64_t first_key, const IndexEntryFn& on_entry) const {
+  return WalkIndex(root_page, 0, first_key, on_entry);
+}
+
+IndexScan PageFile::WalkIndex(std::uint32_t number, int depth, std::int64_t first_key, const IndexEntryFn& on_entry) const {
+  const std::uint8_t* page = Page(number);
+  if (page == nullptr || depth == kMaxDepth) return IndexScan::Unsupported;
+  const std::uint8_t* header = page + (number == 1 ? 100 : 0);
+  const bool interior = header[0] == kInteriorIndexPage;
+  if (!interior && header[0] != kLeafIndexPage) return IndexScan::Unsupported;
+  const std::uint32_t header_size = interior ? 12 : 8;
+  const std::uint32_t cells = Be16(header + 3);
+  const std::uint8_t* page_end = page + usable_size_;
+  // Payloads larger than this spill onto overflow pages (left to SQLite).
+  const std::uint32_t max_local = (usable_size_ - 12) * 64 / 255 - 23;
+  for (std::uint32_t cell_idx = 0; cell_idx < cells; ++cell_idx) {
+    const std::uint32_t offset = Be16(header + header_size + 2 * cell_idx);
+    if (offset >= page_size_) return IndexScan::Unsupported;
+    const std::uint8_t* at = page + offset + (interior ? 4 : 0);
+    std::uint64_t payload_size = 0;
+    if (!Varint(at, page_end, payload_size) || payload_size > max_local || at + payload_size > page_end) return IndexScan::Unsupported;
+    // The record: the key columns, then the rowid; the first key column must be an integer.
+    const std::uint8_t* record_end = at + payload_size;
+    const std::uint8_t* types = at;
+    std::uint64_t record_header_size = 0;
+    if (!Varint(types, record_end, record_header_size) || record_header_size > payload_size) return IndexScan::Unsupported;
+    const std::uint8_t* types_end = at + record_header_size;
+    const std::uint8_t* body = types_end;
+    std::int64_t key = 0;
+    std::int64_t rowid = 0;
+    for (int field_idx = 0; types < types_end; ++field_idx) {
+      std::uint64_t serial = 0;
+      if (!Varint(types, types_end, serial)) return IndexScan::Unsupported;
+      std::int64_t value = 0;
+      std::size_t length = 0;
+      if (serial >= 1 && serial <= 6) {
+        length = kIntBytes[serial];
+        if (body + length > record_end) return IndexScan::Unsupported;
+        value = BigEndianInteger(body, length);
+      } else if (serial == 8 || serial == 9) {
+        value = serial == 9 ? 1 : 0;
+      } else if (field_idx == 0 || types == types_end) {
+        return IndexScan::Unsupported;  // a key or rowid that is not an integer
+      } else {
+        length = serial == 7 ? 8 : serial >= 12 ? static_cast<std::size_t>((serial - 12) / 2) : 0;
+      }
+      if (field_idx == 0) key = value;
+      rowid = value;  // the last field is the rowid
+      body += length;
+    }
+    if (interior) {
+      // Every entry of the left child sorts before this cell's entry.
+      if (key < first_key) continue;
+      const IndexScan below = WalkIndex(Be32(page + offset), depth + 1, first_key, on_entry);
+      if (below != IndexScan::Done) return below;
+    }
+    if (key < first_key) continue;
+    if (!on_entry(key, rowid)) return IndexScan::Stopped;
+  }
+  if (!interior) return IndexScan::Done;
+  return WalkIndex(Be32(header + 8), depth + 1, first_key, on_entry);
 }
 
 }  // namespace refract::omop::internal

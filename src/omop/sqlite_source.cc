@@ -297,7 +297,7 @@ class SqliteReader final : public PersonReader {
       std::int64_t scan_end_rowid = std::numeric_limits<std::int64_t>::max();
       const PageRead read = ReadDrugPages(first_id, last_id, scan_first_rowid, persons, scan_end_rowid);
       if (read == PageRead::OutOfOrder) return false;
-      if (read == PageRead::Read) return ReadWhole(persons, scan_first_rowid, scan_end_rowid);
+      if (read == PageRead::Read) return ReadWhole(first_id, last_id, persons, scan_first_rowid, scan_end_rowid);
       for (PersonRows& person : persons) person.drug_exposures.clear();  // Unsupported: through SQLite
     }
 
@@ -325,7 +325,7 @@ class SqliteReader final : public PersonReader {
     sqlite3_reset(scan);
 
     // Rows of persons absent from PERSON are dropped either way; each listed person must have been read whole.
-    return ReadWhole(persons, scan_first_rowid, scan_end_rowid);
+    return ReadWhole(first_id, last_id, persons, scan_first_rowid, scan_end_rowid);
   }
 
   // The drug_exposure table's leaf pages straight from the file, when that is safe: a rowid table
@@ -375,6 +375,19 @@ class SqliteReader final : public PersonReader {
     if (!file || file->Wal()) {
       sqlite3_exec(db_.get(), "COMMIT", nullptr, nullptr, nullptr);
       return;
+    }
+    // An ordinary ascending index on person_id (binary collation, not partial): the check that each
+    // person was read whole walks its entries too.
+    if (sqlite3_prepare_v2(db_.get(),
+                           "SELECT master.rootpage FROM pragma_index_list('drug_exposure') AS list JOIN sqlite_master AS master ON master.type = 'index' "
+                           "AND master.name = list.name, pragma_index_xinfo(list.name) AS info WHERE list.partial = 0 AND info.seqno = 0 AND "
+                           "lower(info.name) = 'person_id' AND info.desc = 0 AND upper(info.coll) = 'BINARY' LIMIT 1",
+                           -1, &raw, nullptr) == SQLITE_OK) {
+      Stmt index(raw);
+      if (sqlite3_step(raw) == SQLITE_ROW) {
+        const std::int64_t index_root = sqlite3_column_int64(raw, 0);
+        if (index_root > 0 && index_root <= std::numeric_limits<std::uint32_t>::max()) drug_index_root_page_ = static_cast<std::uint32_t>(index_root);
+      }
     }
     pages_ = std::move(file);
     drug_root_page_ = static_cast<std::uint32_t>(root_page);
@@ -441,7 +454,20 @@ class SqliteReader final : public PersonReader {
     return out_of_order ? PageRead::OutOfOrder : PageRead::Read;
   }
 
-  Result<bool> ReadWhole(std::vector<PersonRows>& persons, std::int64_t scan_first_rowid, std::int64_t scan_end_rowid) {
+  // Whether every person of the range has all its rows in [scan_first_rowid, scan_end_rowid).
+  Result<bool> ReadWhole(std::int64_t first_id, std::int64_t last_id, std::vector<PersonRows>& persons, std::int64_t scan_first_rowid,
+                         std::int64_t scan_end_rowid) {
+    if (drug_index_root_page_ != 0) {
+      // Every index entry of the range (persons absent from PERSON too, which is stricter than needed).
+      bool whole = true;
+      const IndexScan scanned = pages_->ScanIndex(drug_index_root_page_, first_id, [&](std::int64_t person_id, std::int64_t rowid) {
+        if (person_id > last_id) return false;
+        whole = rowid >= scan_first_rowid && rowid < scan_end_rowid;
+        return whole;
+      });
+      if (scanned != IndexScan::Unsupported) return whole;
+    }
+    // By SQLite: each listed person's first and last rowid.
     const auto failed = [&]() { return tl::unexpected(StorageError(db_.get(), "cannot read OMOP rows", path_)); };
     const auto rowid_of = [&](sqlite3_stmt* stmt, std::int64_t person_id) -> Result<std::optional<std::int64_t>> {
       sqlite3_reset(stmt);
@@ -483,6 +509,7 @@ class SqliteReader final : public PersonReader {
   Stmt drug_first_rowid_, drug_scan_, drug_min_rowid_, drug_max_rowid_;  // empty: no sequential path
   std::unique_ptr<PageFile> pages_;  // empty: the sequential path steps through SQLite
   std::uint32_t drug_root_page_ = 0;
+  std::uint32_t drug_index_root_page_ = 0;  // 0: the whole-person check seeks through SQLite
   std::array<int, 7> drug_positions_{};  // record positions of the columns AddDrugRow reads
   int drug_record_columns_ = 0;
 };
