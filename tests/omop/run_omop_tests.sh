@@ -54,15 +54,19 @@ variant() {  # name sql [reference csv, or - for none]
 }
 unordered() { variant "$@"; }
 columns="person_id, drug_exposure_id, drug_concept_id, drug_exposure_start_date, drug_exposure_end_date, drug_type_concept_id, quantity, days_supply"
-unordered shuffled "CREATE TABLE scratch AS SELECT * FROM drug_exposure ORDER BY random(); DELETE FROM drug_exposure;
+shuffled="CREATE TABLE scratch AS SELECT * FROM drug_exposure ORDER BY random(); DELETE FROM drug_exposure;
   INSERT INTO drug_exposure SELECT * FROM scratch; DROP TABLE scratch;"
-unordered first_person_at_end "CREATE TABLE scratch AS SELECT rowid AS moved FROM drug_exposure WHERE person_id = (SELECT min(person_id) FROM drug_exposure);
-  INSERT INTO drug_exposure ($columns) SELECT $columns FROM drug_exposure WHERE rowid IN scratch ORDER BY rowid;
-  DELETE FROM drug_exposure WHERE rowid IN scratch; DROP TABLE scratch;"
+unordered shuffled "$shuffled"
+unordered shuffled_wal "$shuffled PRAGMA journal_mode = WAL;"  # the scan through SQLite
 unordered last_person_at_front "CREATE TABLE scratch AS SELECT rowid AS moved FROM drug_exposure WHERE person_id = (SELECT max(person_id) FROM drug_exposure);
   INSERT INTO drug_exposure (rowid, $columns) SELECT rowid - (SELECT max(rowid) + 1 FROM drug_exposure), $columns FROM drug_exposure WHERE rowid IN scratch;
   DELETE FROM drug_exposure WHERE rowid IN scratch AND rowid > 0; DROP TABLE scratch;"
 unordered no_person_index "DROP INDEX idx_drug_exposure_person_id;"
+first_person_at_end="CREATE TABLE scratch AS SELECT rowid AS moved FROM drug_exposure WHERE person_id = (SELECT min(person_id) FROM drug_exposure);
+  INSERT INTO drug_exposure ($columns) SELECT $columns FROM drug_exposure WHERE rowid IN scratch ORDER BY rowid;
+  DELETE FROM drug_exposure WHERE rowid IN scratch; DROP TABLE scratch;"
+unordered first_person_at_end "$first_person_at_end"
+unordered first_person_at_end_wal "$first_person_at_end PRAGMA journal_mode = WAL;"  # the checks through SQLite
 # Storage the page reader handles itself (dates as day numbers, as seconds in REAL) or leaves to SQLite
 # (WAL mode, rows on overflow pages, text where a number is expected) gives the same results.
 variant day_number_dates "UPDATE drug_exposure SET drug_exposure_start_date = CAST(julianday(drug_exposure_start_date) - 2440587.5 AS INTEGER),
