@@ -6,10 +6,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -35,6 +38,22 @@ int Digits(const char* text, int count) {
   return value;
 }
 
+// Whether text[0..9] is "DDDD-DD-DD" with D an ASCII digit: the first eight bytes checked as one
+// word (bytes 0x30-0x39: high nibble 3, and adding 6 to the low nibble does not carry into it).
+bool IsDigitDate(const char* text) {
+  if constexpr (std::endian::native == std::endian::little) {
+    std::uint64_t word = 0;
+    std::memcpy(&word, text, sizeof word);
+    constexpr std::uint64_t kDigitBytes = 0x00ffff00ffffffffULL;  // bytes 0-3, 5 and 6
+    constexpr std::uint64_t kHighNibbles = 0xf0f0f0f0f0f0f0f0ULL & kDigitBytes;
+    constexpr std::uint64_t kThrees = 0x3030303030303030ULL & kDigitBytes;
+    const bool digits = (word & kHighNibbles) == kThrees && ((word + 0x0606060606060606ULL) & kHighNibbles) == kThrees;
+    return digits && (word & 0xff0000ff00000000ULL) == 0x2d00002d00000000ULL && IsDigit(text[8]) && IsDigit(text[9]);
+  }
+  return text[4] == '-' && text[7] == '-' && IsDigit(text[0]) && IsDigit(text[1]) && IsDigit(text[2]) && IsDigit(text[3]) && IsDigit(text[5]) &&
+         IsDigit(text[6]) && IsDigit(text[8]) && IsDigit(text[9]);
+}
+
 bool IsLeapYear(int year) { return year % 4 == 0 && (year % 100 != 0 || year % 400 == 0); }
 
 int DaysInMonth(int year, int month) {
@@ -57,8 +76,7 @@ long DaysFromCivil(int year, int month, int day) {
 
 std::optional<Date> ParseCdmDate(std::string_view text) {
   // The usual form, all digits: "YYYY-MM-DD" (from_chars below handles the rest the same way).
-  if (text.size() >= 10 && text[4] == '-' && text[7] == '-' && IsDigit(text[0]) && IsDigit(text[1]) && IsDigit(text[2]) && IsDigit(text[3]) &&
-      IsDigit(text[5]) && IsDigit(text[6]) && IsDigit(text[8]) && IsDigit(text[9])) {
+  if (text.size() >= 10 && IsDigitDate(text.data())) {
     const char* base = text.data();
     const int year = Digits(base, 4);
     const int month = Digits(base + 5, 2);
