@@ -245,6 +245,7 @@ class Reconstructor {
       Date last_day;  // end, or as_of when ongoing
     };
     std::vector<Built> built;
+    built.reserve(by_drug.size());  // at most one course per use; no moves of built courses
     for (std::size_t group_first = 0; group_first < by_drug.size();) {
       std::size_t group_end = group_first + 1;
       while (group_end < by_drug.size() && by_drug[group_end]->drug == by_drug[group_first]->drug) ++group_end;
@@ -298,6 +299,8 @@ class Reconstructor {
         course.role = CourseRole::Monotherapy;
       }
     }
+    last_days_.reserve(last_days_.size() + built.size());
+    record.courses.reserve(record.courses.size() + built.size());
     for (Built& entry : built) {
       last_days_.push_back(entry.last_day);
       record.courses.push_back(std::move(entry.course));
