@@ -6,6 +6,9 @@
 #include "refract/core/text.h"
 
 #include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <iterator>
 #include <cmath>
 #include <map>
 #include <set>
@@ -242,6 +245,7 @@ class Reconstructor {
       Date last_day;  // end, or as_of when ongoing
     };
     std::vector<Built> built;
+    built.reserve(by_drug.size());  // at most one course per use; no moves of built courses
     for (std::size_t group_first = 0; group_first < by_drug.size();) {
       std::size_t group_end = group_first + 1;
       while (group_end < by_drug.size() && by_drug[group_end]->drug == by_drug[group_first]->drug) ++group_end;
@@ -295,6 +299,8 @@ class Reconstructor {
         course.role = CourseRole::Monotherapy;
       }
     }
+    last_days_.reserve(last_days_.size() + built.size());
+    record.courses.reserve(record.courses.size() + built.size());
     for (Built& entry : built) {
       last_days_.push_back(entry.last_day);
       record.courses.push_back(std::move(entry.course));
@@ -574,14 +580,86 @@ std::string ResultCsvRow(const PersonResult& result) {
   return out;
 }
 
+namespace {
+
+bool NeedsQuotes(std::string_view text) { return text.find_first_of(",\"\n") != std::string_view::npos; }
+
+template <class Integer>
+void AppendInteger(Integer value, std::string& out) {
+  char digits[24];
+  const auto written = std::to_chars(std::begin(digits), std::end(digits), value);
+  out.append(digits, written.ptr);
+}
+
+// FormatDate's text ("YYYY-MM-DD", zero-padded) without a temporary string for years 0-9999.
+void AppendDate(Date date, std::string& out) {
+  const std::chrono::year_month_day ymd{date.days};
+  const int year = static_cast<int>(ymd.year());
+  if (year < 0 || year > 9999) {
+    out += FormatDate(date);
+    return;
+  }
+  const auto month = static_cast<unsigned>(ymd.month());
+  const auto day = static_cast<unsigned>(ymd.day());
+  const char text[10] = {static_cast<char>('0' + year / 1000), static_cast<char>('0' + year / 100 % 10), static_cast<char>('0' + year / 10 % 10),
+                         static_cast<char>('0' + year % 10),   '-',
+                         static_cast<char>('0' + month / 10),  static_cast<char>('0' + month % 10),
+                         '-',                                   static_cast<char>('0' + day / 10),
+                         static_cast<char>('0' + day % 10)};
+  out.append(text, sizeof text);
+}
+
+// The parts joined by ';' as one CSV field (quoted as CsvField quotes it).
+void AppendJoined(const std::vector<std::string>& parts, std::string& out) {
+  if (std::any_of(parts.begin(), parts.end(), [](const std::string& part) { return NeedsQuotes(part); })) {
+    out += CsvField(fmt::format("{}", fmt::join(parts, ";")));
+    return;
+  }
+  for (std::size_t part_idx = 0; part_idx < parts.size(); ++part_idx) {
+    if (part_idx > 0) out += ';';
+    out += parts[part_idx];
+  }
+}
+
+}  // namespace
+
 void AppendResultCsvRow(const PersonResult& result, std::string& out) {
-  fmt::format_to(std::back_inserter(out), "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", result.person_id, FormatDate(result.as_of),
-                     result.episode_start ? FormatDate(*result.episode_start) : std::string(), result.depression_diagnosis ? "yes" : "no",
-                     TrdStatusName(result.trd_status), result.failed_adequate_trials, CsvField(fmt::format("{}", fmt::join(result.failed_drugs, ";"))),
-                     result.antidepressant_trials, result.adequate_trials, result.undecided_trials, result.thase_rush_stage,
-                     CsvField(result.european_category), result.maudsley_total ? std::to_string(*result.maudsley_total) : std::string(),
-                     FormatNumber(result.mgh_score), result.esketamine_candidate ? "yes" : "no",
-                     CsvField(fmt::format("{}", fmt::join(result.flags, ";"))), result.data_quality.Total());
+  // Field by field into `out` (the text is the same as formatting the whole line at once).
+  AppendInteger(result.person_id, out);
+  out += ',';
+  AppendDate(result.as_of, out);
+  out += ',';
+  if (result.episode_start) AppendDate(*result.episode_start, out);
+  out += result.depression_diagnosis ? ",yes," : ",no,";
+  out += TrdStatusName(result.trd_status);
+  out += ',';
+  AppendInteger(result.failed_adequate_trials, out);
+  out += ',';
+  AppendJoined(result.failed_drugs, out);
+  for (const int count : {result.antidepressant_trials, result.adequate_trials, result.undecided_trials, result.thase_rush_stage}) {
+    out += ',';
+    AppendInteger(count, out);
+  }
+  out += ',';
+  if (NeedsQuotes(result.european_category)) {
+    out += CsvField(result.european_category);
+  } else {
+    out += result.european_category;
+  }
+  out += ',';
+  if (result.maudsley_total) AppendInteger(*result.maudsley_total, out);
+  out += ',';
+  const double mgh = result.mgh_score;
+  if (std::isfinite(mgh) && std::floor(mgh) == mgh && std::fabs(mgh) < 1e15) {
+    AppendInteger(static_cast<long long>(mgh), out);  // FormatNumber's integer case
+  } else {
+    out += FormatNumber(mgh);
+  }
+  out += result.esketamine_candidate ? ",yes," : ",no,";
+  AppendJoined(result.flags, out);
+  out += ',';
+  AppendInteger(result.data_quality.Total(), out);
+  out += '\n';
 }
 
 void ScreenSummary::Add(const PersonResult& result, std::size_t drug_rows) {

@@ -2,10 +2,13 @@
 /// Helpers shared by the OMOP source implementations (not a public header).
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "refract/core/date.h"
 #include "refract/omop/source.h"
@@ -16,6 +19,58 @@ namespace refract::omop::internal {
 /// 1970-01-01 below 100000, else seconds since 1970-01-01 (SQLite files written from R).
 [[nodiscard]] std::optional<Date> ParseCdmDate(std::string_view text);
 [[nodiscard]] std::optional<Date> DateFromNumber(double value);
+
+/// One value of a record as stored in a SQLite file (text and blob point into the mapped file).
+struct RecordValue {
+  enum class Kind : std::uint8_t { Null, Integer, Real, Text, Blob };
+  Kind kind = Kind::Null;
+  std::int64_t integer = 0;
+  double real = 0;
+  std::string_view text;
+};
+enum class RecordStep : std::uint8_t { Next, Stop, Unsupported };
+enum class PageScan : std::uint8_t { Done, Unsupported };
+enum class IndexScan : std::uint8_t { Done, Stopped, Unsupported };
+/// Called with an index entry's first key column and its rowid, in index order; false stops.
+using IndexEntryFn = std::function<bool(std::int64_t key, std::int64_t rowid)>;
+/// Called with a row's rowid and its first columns, in rowid order.
+using RecordFn = std::function<RecordStep(std::int64_t rowid, const std::vector<RecordValue>& values)>;
+
+/// A SQLite database file mapped read-only, for walking a rowid table's leaf pages in rowid order
+/// without SQLite's virtual machine (sqlite_pages.cc). The caller must hold a read transaction on
+/// the file through SQLite while it scans (so no writer changes it) and must not use it on a
+/// database in WAL mode (pages may live in the -wal file).
+class PageFile {
+ public:
+  PageFile(const PageFile&) = delete;
+  PageFile& operator=(const PageFile&) = delete;
+  ~PageFile();
+  /// The mapped file; null when it cannot be mapped, is not a SQLite file or is not UTF-8.
+  [[nodiscard]] static std::unique_ptr<PageFile> Open(const std::string& path);
+  /// Whether the header says WAL mode.
+  [[nodiscard]] bool Wal() const { return wal_; }
+  /// Every row of the table rooted at root_page with rowid >= first_rowid, in rowid order, with the
+  /// first `columns` values of its record, until on_record says Stop. Unsupported (nothing more is
+  /// read) on a row on overflow pages, a record with fewer columns, a malformed page, or when
+  /// on_record says so.
+  [[nodiscard]] PageScan Scan(std::uint32_t root_page, std::int64_t first_rowid, int columns, const RecordFn& on_record) const;
+  /// The entries of an ascending index whose first column is an integer, from the first with key
+  /// >= first_key on, in index order, until on_entry returns false (Stopped). Unsupported on a key
+  /// or rowid that is not an integer, overflow pages or a malformed page.
+  [[nodiscard]] IndexScan ScanIndex(std::uint32_t root_page, std::int64_t first_key, const IndexEntryFn& on_entry) const;
+
+ private:
+  PageFile() = default;
+  [[nodiscard]] IndexScan WalkIndex(std::uint32_t number, int depth, std::int64_t first_key, const IndexEntryFn& on_entry) const;
+  [[nodiscard]] const std::uint8_t* Page(std::uint32_t number) const;
+
+  const std::uint8_t* base_ = nullptr;
+  std::size_t size_ = 0;
+  std::uint32_t page_size_ = 0;
+  std::uint32_t usable_size_ = 0;
+  std::size_t page_count_ = 0;
+  bool wal_ = false;
+};
 
 [[nodiscard]] Result<std::unique_ptr<Source>> OpenSqlite(const std::string& path);
 [[nodiscard]] Result<std::unique_ptr<Source>> OpenCsv(const std::string& directory);

@@ -6,10 +6,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -35,17 +38,51 @@ int Digits(const char* text, int count) {
   return value;
 }
 
+// Whether text[0..9] is "DDDD-DD-DD" with D an ASCII digit: the first eight bytes checked as one
+// word (bytes 0x30-0x39: high nibble 3, and adding 6 to the low nibble does not carry into it).
+bool IsDigitDate(const char* text) {
+  if constexpr (std::endian::native == std::endian::little) {
+    std::uint64_t word = 0;
+    std::memcpy(&word, text, sizeof word);
+    constexpr std::uint64_t kDigitBytes = 0x00ffff00ffffffffULL;  // bytes 0-3, 5 and 6
+    constexpr std::uint64_t kHighNibbles = 0xf0f0f0f0f0f0f0f0ULL & kDigitBytes;
+    constexpr std::uint64_t kThrees = 0x3030303030303030ULL & kDigitBytes;
+    const bool digits = (word & kHighNibbles) == kThrees && ((word + 0x0606060606060606ULL) & kHighNibbles) == kThrees;
+    return digits && (word & 0xff0000ff00000000ULL) == 0x2d00002d00000000ULL && IsDigit(text[8]) && IsDigit(text[9]);
+  }
+  return text[4] == '-' && text[7] == '-' && IsDigit(text[0]) && IsDigit(text[1]) && IsDigit(text[2]) && IsDigit(text[3]) && IsDigit(text[5]) &&
+         IsDigit(text[6]) && IsDigit(text[8]) && IsDigit(text[9]);
+}
+
+bool IsLeapYear(int year) { return year % 4 == 0 && (year % 100 != 0 || year % 400 == 0); }
+
+int DaysInMonth(int year, int month) {
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return month == 2 && IsLeapYear(year) ? 29 : kDays[month - 1];
+}
+
+// Days since 1970-01-01 of a valid proleptic Gregorian date (what sys_days{year_month_day} gives,
+// without its general-purpose checks; H. Hinnant's days_from_civil).
+long DaysFromCivil(int year, int month, int day) {
+  const int shifted_year = month <= 2 ? year - 1 : year;
+  const int era = (shifted_year >= 0 ? shifted_year : shifted_year - 399) / 400;
+  const int year_of_era = shifted_year - era * 400;
+  const int day_of_year = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
+  const int day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+  return static_cast<long>(era) * 146097 + day_of_era - 719468;
+}
+
 }  // namespace
 
 std::optional<Date> ParseCdmDate(std::string_view text) {
   // The usual form, all digits: "YYYY-MM-DD" (from_chars below handles the rest the same way).
-  if (text.size() >= 10 && text[4] == '-' && text[7] == '-' && IsDigit(text[0]) && IsDigit(text[1]) && IsDigit(text[2]) && IsDigit(text[3]) &&
-      IsDigit(text[5]) && IsDigit(text[6]) && IsDigit(text[8]) && IsDigit(text[9])) {
+  if (text.size() >= 10 && IsDigitDate(text.data())) {
     const char* base = text.data();
-    const std::chrono::year_month_day ymd{std::chrono::year{Digits(base, 4)}, std::chrono::month{static_cast<unsigned>(Digits(base + 5, 2))},
-                                          std::chrono::day{static_cast<unsigned>(Digits(base + 8, 2))}};
-    if (!ymd.ok()) return std::nullopt;
-    return Date{std::chrono::sys_days{ymd}};
+    const int year = Digits(base, 4);
+    const int month = Digits(base + 5, 2);
+    const int day = Digits(base + 8, 2);
+    if (month < 1 || month > 12 || day < 1 || day > DaysInMonth(year, month)) return std::nullopt;
+    return Date{std::chrono::sys_days{std::chrono::days{DaysFromCivil(year, month, day)}}};
   }
   if (text.size() >= 10 && text[4] == '-' && text[7] == '-') {
     int year = 0;

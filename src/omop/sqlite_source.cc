@@ -3,7 +3,10 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <array>
+#include <cctype>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -55,6 +58,19 @@ bool TableExists(sqlite3* db, const char* table) {
   return sqlite3_step(raw) == SQLITE_ROW;
 }
 
+// Whether some index of the table starts with the column (case-insensitive names).
+bool HasIndexOn(sqlite3* db, const char* table, const char* column) {
+  sqlite3_stmt* raw = nullptr;
+  if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_index_list(?) AS list, pragma_index_info(list.name) AS info WHERE info.seqno = 0 AND lower(info.name) = lower(?)",
+                         -1, &raw, nullptr) != SQLITE_OK) {
+    return false;
+  }
+  Stmt stmt(raw);
+  sqlite3_bind_text(raw, 1, table, -1, SQLITE_STATIC);
+  sqlite3_bind_text(raw, 2, column, -1, SQLITE_STATIC);
+  return sqlite3_step(raw) == SQLITE_ROW;
+}
+
 std::string Text(sqlite3_stmt* stmt, int column) {
   const unsigned char* text = sqlite3_column_text(stmt, column);
   return text == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(text));
@@ -70,6 +86,32 @@ std::optional<Date> DateColumn(sqlite3_stmt* stmt, int column) {
       return ParseCdmDate(std::string_view(text, static_cast<std::size_t>(sqlite3_column_bytes(stmt, column))));
     }
   }
+}
+
+// The same readings from a column's value: one sqlite3_column_value call per column instead of a
+// type call and a value call. The value is "unprotected" in SQLite's terms, which matters only when
+// a connection is shared between threads; each reader's connection is opened NOMUTEX and used by
+// its own thread alone.
+std::optional<Date> DateValue(sqlite3_value* value) {
+  switch (sqlite3_value_type(value)) {
+    case SQLITE_NULL: return std::nullopt;
+    case SQLITE_INTEGER:
+    case SQLITE_FLOAT: return DateFromNumber(sqlite3_value_double(value));
+    default: {
+      const auto* text = reinterpret_cast<const char*>(sqlite3_value_text(value));
+      return ParseCdmDate(std::string_view(text, static_cast<std::size_t>(sqlite3_value_bytes(value))));
+    }
+  }
+}
+
+std::optional<double> DoubleValue(sqlite3_value* value) {
+  if (sqlite3_value_type(value) == SQLITE_NULL) return std::nullopt;
+  return sqlite3_value_double(value);
+}
+
+std::optional<std::int64_t> IntValue(sqlite3_value* value) {
+  if (sqlite3_value_type(value) == SQLITE_NULL) return std::nullopt;
+  return sqlite3_value_int64(value);
 }
 
 std::optional<double> DoubleColumn(sqlite3_stmt* stmt, int column) {
@@ -103,8 +145,25 @@ class SqliteReader final : public PersonReader {
     auto ok = prepare(person_, "SELECT person_id, year_of_birth FROM person WHERE " + range + " ORDER BY person_id");
     if (ok) ok = prepare(period_, "SELECT person_id, observation_period_start_date, observation_period_end_date FROM observation_period WHERE " + range +
                                       " ORDER BY person_id");
-    if (ok) ok = prepare(drug_, "SELECT person_id, drug_exposure_id, drug_concept_id, drug_exposure_start_date, drug_exposure_end_date, quantity, "
-                                    "days_supply FROM drug_exposure WHERE " + range + " ORDER BY person_id");
+    const std::string drug_columns =
+        "SELECT person_id, drug_exposure_id, drug_concept_id, drug_exposure_start_date, drug_exposure_end_date, quantity, days_supply FROM drug_exposure ";
+    if (ok) ok = prepare(drug_, drug_columns + "WHERE " + range + " ORDER BY person_id");
+    if (ok && HasIndexOn(db_.get(), "drug_exposure", "person_id")) {
+      // The sequential path (a rowid table with a person_id index only; else the indexed path above):
+      // where the range's first row is, a scan in rowid order from there, and each person's first and
+      // last rowid by the index (seeks in the index only, no table rows).
+      auto first_rowid = Prepare(db_.get(), "SELECT rowid FROM drug_exposure WHERE person_id >= ? ORDER BY person_id LIMIT 1", path_);
+      auto scan = Prepare(db_.get(), drug_columns.substr(0, 7) + "rowid, " + drug_columns.substr(7) + "WHERE rowid >= ? ORDER BY rowid", path_);
+      auto min_rowid = Prepare(db_.get(), "SELECT rowid FROM drug_exposure WHERE person_id = ? ORDER BY rowid LIMIT 1", path_);
+      auto max_rowid = Prepare(db_.get(), "SELECT rowid FROM drug_exposure WHERE person_id = ? ORDER BY rowid DESC LIMIT 1", path_);
+      if (first_rowid && scan && min_rowid && max_rowid) {
+        drug_first_rowid_ = std::move(*first_rowid);
+        drug_scan_ = std::move(*scan);
+        drug_min_rowid_ = std::move(*min_rowid);
+        drug_max_rowid_ = std::move(*max_rowid);
+        OpenDrugPages();
+      }
+    }
     if (ok && !filter_.condition_ids.empty()) {
       ok = prepare(condition_, "SELECT person_id, condition_concept_id, condition_start_date FROM condition_occurrence WHERE " + range +
                                    " AND condition_concept_id IN (" + Placeholders(filter_.condition_ids.size()) + ") ORDER BY person_id");
@@ -164,20 +223,20 @@ class SqliteReader final : public PersonReader {
       const auto end = DateColumn(stmt, 2);
       if (person != nullptr && start && end) person->observation_periods.push_back(ObservationPeriodRow{*start, *end});
     });
-    cursor = 0;
-    if (ok) ok = Run(drug_.get(), first_id, last_id, {}, [&](sqlite3_stmt* stmt) {
-      PersonRows* person = for_person(sqlite3_column_int64(stmt, 0), cursor);
-      const auto start = DateColumn(stmt, 3);
-      if (person == nullptr || !start) return;
-      DrugExposureRow row;
-      row.drug_exposure_id = sqlite3_column_int64(stmt, 1);
-      row.drug_concept_id = sqlite3_column_int64(stmt, 2);
-      row.start = *start;
-      row.end = DateColumn(stmt, 4);
-      row.quantity = DoubleColumn(stmt, 5);
-      row.days_supply = IntColumn(stmt, 6);
-      person->drug_exposures.push_back(row);
-    });
+    if (ok) {
+      Result<bool> sequential = false;
+      if (drug_scan_) sequential = ReadDrugsSequentially(first_id, last_id, persons);
+      if (!sequential) return tl::unexpected(sequential.error());
+      if (!*sequential) {
+        // Rowid order does not follow person_id here: the indexed path, a search per row.
+        for (PersonRows& person : persons) person.drug_exposures.clear();
+        cursor = 0;
+        ok = Run(drug_.get(), first_id, last_id, {}, [&](sqlite3_stmt* stmt) {
+          PersonRows* person = for_person(sqlite3_column_int64(stmt, 0), cursor);
+          AddDrugRow(stmt, person);
+        });
+      }
+    }
     cursor = 0;
     if (ok && condition_) ok = Run(condition_.get(), first_id, last_id, filter_.condition_ids, [&](sqlite3_stmt* stmt) {
       PersonRows* person = for_person(sqlite3_column_int64(stmt, 0), cursor);
@@ -203,6 +262,234 @@ class SqliteReader final : public PersonReader {
   }
 
  private:
+  // One row of the drug statements, whose columns from `base` on are person_id, drug_exposure_id,
+  // drug_concept_id, start, end, quantity and days_supply.
+  static void AddDrugRow(sqlite3_stmt* stmt, PersonRows* person, int base = 0) {
+    if (person == nullptr) return;
+    const auto start = DateValue(sqlite3_column_value(stmt, base + 3));
+    if (!start) return;
+    DrugExposureRow& row = person->drug_exposures.emplace_back();
+    row.drug_exposure_id = sqlite3_column_int64(stmt, base + 1);
+    row.drug_concept_id = sqlite3_column_int64(stmt, base + 2);
+    row.start = *start;
+    row.end = DateValue(sqlite3_column_value(stmt, base + 4));
+    row.quantity = DoubleValue(sqlite3_column_value(stmt, base + 5));
+    row.days_supply = IntValue(sqlite3_column_value(stmt, base + 6));
+  }
+
+  // Reads the range's drug exposures in rowid order, from the rowid of the range's first row (by the
+  // index) to the first row of a later person. That gives exactly the rows of the indexed query, in
+  // the same order (by person, then rowid), when person_ids never decrease in between and every
+  // person of the range has all its rows in between: its first and last rowid by the index lie in
+  // the scanned stretch, which the scan read whole. False (the rows are to be discarded) otherwise.
+  Result<bool> ReadDrugsSequentially(std::int64_t first_id, std::int64_t last_id, std::vector<PersonRows>& persons) {
+    const auto failed = [&]() { return tl::unexpected(StorageError(db_.get(), "cannot read OMOP rows", path_)); };
+    sqlite3_stmt* first = drug_first_rowid_.get();
+    sqlite3_reset(first);
+    sqlite3_bind_int64(first, 1, first_id);
+    int status = sqlite3_step(first);
+    if (status != SQLITE_ROW && status != SQLITE_DONE) return failed();
+    if (status == SQLITE_DONE) return true;  // no row from first_id on: the range has none
+    const std::int64_t scan_first_rowid = sqlite3_column_int64(first, 0);
+    sqlite3_reset(first);
+
+    if (pages_) {
+      std::int64_t scan_end_rowid = std::numeric_limits<std::int64_t>::max();
+      const PageRead read = ReadDrugPages(first_id, last_id, scan_first_rowid, persons, scan_end_rowid);
+      if (read == PageRead::OutOfOrder) return false;
+      if (read == PageRead::Read) return ReadWhole(first_id, last_id, persons, scan_first_rowid, scan_end_rowid);
+      for (PersonRows& person : persons) person.drug_exposures.clear();  // Unsupported: through SQLite
+    }
+
+    sqlite3_stmt* scan = drug_scan_.get();
+    sqlite3_reset(scan);
+    sqlite3_bind_int64(scan, 1, scan_first_rowid);
+    std::int64_t scan_end_rowid = std::numeric_limits<std::int64_t>::max();  // first rowid after the stretch
+    std::int64_t previous_id = first_id;
+    std::size_t cursor = 0;
+    while ((status = sqlite3_step(scan)) == SQLITE_ROW) {
+      const std::int64_t person_id = sqlite3_column_int64(scan, 1);
+      if (person_id > last_id) {
+        scan_end_rowid = sqlite3_column_int64(scan, 0);
+        break;
+      }
+      if (person_id < previous_id) {
+        sqlite3_reset(scan);
+        return false;
+      }
+      previous_id = person_id;
+      while (cursor < persons.size() && persons[cursor].person_id < person_id) ++cursor;
+      AddDrugRow(scan, cursor < persons.size() && persons[cursor].person_id == person_id ? &persons[cursor] : nullptr, 1);
+    }
+    if (status != SQLITE_ROW && status != SQLITE_DONE) return failed();
+    sqlite3_reset(scan);
+
+    // Rows of persons absent from PERSON are dropped either way; each listed person must have been read whole.
+    return ReadWhole(first_id, last_id, persons, scan_first_rowid, scan_end_rowid);
+  }
+
+  // The drug_exposure table's leaf pages straight from the file, when that is safe: a rowid table
+  // (no generated columns) in a UTF-8 database that is not in WAL mode, read inside a read
+  // transaction this reader holds from here on, so that no writer changes the file meanwhile.
+  void OpenDrugPages() {
+    const char* file_name = sqlite3_db_filename(db_.get(), "main");
+    if (file_name == nullptr || *file_name == '\0') return;
+    sqlite3_stmt* raw = nullptr;
+    if (sqlite3_prepare_v2(db_.get(), "SELECT rootpage, sql FROM sqlite_master WHERE type = 'table' AND lower(name) = 'drug_exposure'", -1, &raw,
+                           nullptr) != SQLITE_OK) {
+      return;
+    }
+    Stmt master(raw);
+    if (sqlite3_step(raw) != SQLITE_ROW) return;
+    const std::int64_t root_page = sqlite3_column_int64(raw, 0);
+    std::string sql = Text(raw, 1);
+    std::transform(sql.begin(), sql.end(), sql.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    if (root_page <= 0 || root_page > std::numeric_limits<std::uint32_t>::max() || sql.find("without rowid") != std::string::npos) return;
+    if (sqlite3_prepare_v2(db_.get(), "SELECT cid, lower(name), hidden, pk, lower(type) FROM pragma_table_xinfo('drug_exposure')", -1, &raw, nullptr) !=
+        SQLITE_OK) {
+      return;
+    }
+    Stmt columns(raw);
+    static constexpr const char* kNames[] = {"person_id", "drug_exposure_id", "drug_concept_id", "drug_exposure_start_date",
+                                             "drug_exposure_end_date", "quantity", "days_supply"};
+    std::array<int, 7> positions{};
+    positions.fill(-1);
+    int primary_keys = 0;
+    bool integer_key_needed = false;
+    while (sqlite3_step(raw) == SQLITE_ROW) {
+      if (sqlite3_column_int(raw, 2) != 0) return;  // generated or hidden columns change the record layout
+      const std::string name = Text(raw, 1);
+      const bool integer_key = sqlite3_column_int(raw, 3) != 0 && Text(raw, 4) == "integer";
+      primary_keys += sqlite3_column_int(raw, 3) != 0 ? 1 : 0;
+      for (std::size_t name_idx = 0; name_idx < positions.size(); ++name_idx) {
+        if (name != kNames[name_idx]) continue;
+        positions[name_idx] = sqlite3_column_int(raw, 0);
+        integer_key_needed = integer_key_needed || integer_key;
+      }
+    }
+    // A column that is the rowid (INTEGER PRIMARY KEY) is not in the record: left to SQLite.
+    if (integer_key_needed && primary_keys == 1) return;
+    if (std::any_of(positions.begin(), positions.end(), [](int position) { return position < 0; })) return;
+    if (sqlite3_exec(db_.get(), "BEGIN; SELECT 1 FROM drug_exposure LIMIT 1", nullptr, nullptr, nullptr) != SQLITE_OK) return;
+    auto file = PageFile::Open(file_name);
+    if (!file || file->Wal()) {
+      sqlite3_exec(db_.get(), "COMMIT", nullptr, nullptr, nullptr);
+      return;
+    }
+    // An ordinary ascending index on person_id (binary collation, not partial): the check that each
+    // person was read whole walks its entries too.
+    if (sqlite3_prepare_v2(db_.get(),
+                           "SELECT master.rootpage FROM pragma_index_list('drug_exposure') AS list JOIN sqlite_master AS master ON master.type = 'index' "
+                           "AND master.name = list.name, pragma_index_xinfo(list.name) AS info WHERE list.partial = 0 AND info.seqno = 0 AND "
+                           "lower(info.name) = 'person_id' AND info.desc = 0 AND upper(info.coll) = 'BINARY' LIMIT 1",
+                           -1, &raw, nullptr) == SQLITE_OK) {
+      Stmt index(raw);
+      if (sqlite3_step(raw) == SQLITE_ROW) {
+        const std::int64_t index_root = sqlite3_column_int64(raw, 0);
+        if (index_root > 0 && index_root <= std::numeric_limits<std::uint32_t>::max()) drug_index_root_page_ = static_cast<std::uint32_t>(index_root);
+      }
+    }
+    pages_ = std::move(file);
+    drug_root_page_ = static_cast<std::uint32_t>(root_page);
+    drug_positions_ = positions;
+    drug_record_columns_ = *std::max_element(positions.begin(), positions.end()) + 1;
+  }
+
+  enum class PageRead : std::uint8_t { Read, OutOfOrder, Unsupported };
+
+  // The page-level twin of the scan loop in ReadDrugsSequentially, with the same reading of every
+  // value as AddDrugRow (sqlite3_column_int64/value_double/... on the stored value); a value whose
+  // storage class would need SQLite's conversions makes the chunk Unsupported.
+  PageRead ReadDrugPages(std::int64_t first_id, std::int64_t last_id, std::int64_t scan_first_rowid, std::vector<PersonRows>& persons,
+                         std::int64_t& scan_end_rowid) {
+    std::int64_t previous_id = first_id;
+    std::size_t cursor = 0;
+    bool out_of_order = false;
+    const auto& at = drug_positions_;
+    const auto date_of = [](const RecordValue& value) -> std::optional<Date> {
+      switch (value.kind) {
+        case RecordValue::Kind::Null: return std::nullopt;
+        case RecordValue::Kind::Integer: return DateFromNumber(static_cast<double>(value.integer));
+        case RecordValue::Kind::Real: return DateFromNumber(value.real);
+        case RecordValue::Kind::Text:
+        case RecordValue::Kind::Blob: return ParseCdmDate(value.text);
+      }
+      return std::nullopt;
+    };
+    const PageScan scanned = pages_->Scan(drug_root_page_, scan_first_rowid, drug_record_columns_, [&](std::int64_t rowid, const std::vector<RecordValue>& values) {
+      const RecordValue& person_value = values[static_cast<std::size_t>(at[0])];
+      if (person_value.kind != RecordValue::Kind::Integer) return RecordStep::Unsupported;
+      const std::int64_t person_id = person_value.integer;
+      if (person_id > last_id) {
+        scan_end_rowid = rowid;
+        return RecordStep::Stop;
+      }
+      if (person_id < previous_id) {
+        out_of_order = true;
+        return RecordStep::Stop;
+      }
+      previous_id = person_id;
+      while (cursor < persons.size() && persons[cursor].person_id < person_id) ++cursor;
+      if (cursor == persons.size() || persons[cursor].person_id != person_id) return RecordStep::Next;
+      const auto start = date_of(values[static_cast<std::size_t>(at[3])]);
+      if (!start) return RecordStep::Next;
+      const RecordValue& id = values[static_cast<std::size_t>(at[1])];
+      const RecordValue& concept_id = values[static_cast<std::size_t>(at[2])];
+      const RecordValue& quantity = values[static_cast<std::size_t>(at[5])];
+      const RecordValue& days_supply = values[static_cast<std::size_t>(at[6])];
+      if (id.kind != RecordValue::Kind::Integer || concept_id.kind != RecordValue::Kind::Integer) return RecordStep::Unsupported;
+      if (quantity.kind == RecordValue::Kind::Text || quantity.kind == RecordValue::Kind::Blob) return RecordStep::Unsupported;
+      if (days_supply.kind != RecordValue::Kind::Null && days_supply.kind != RecordValue::Kind::Integer) return RecordStep::Unsupported;
+      DrugExposureRow& row = persons[cursor].drug_exposures.emplace_back();
+      row.drug_exposure_id = id.integer;
+      row.drug_concept_id = concept_id.integer;
+      row.start = *start;
+      row.end = date_of(values[static_cast<std::size_t>(at[4])]);
+      if (quantity.kind == RecordValue::Kind::Integer) row.quantity = static_cast<double>(quantity.integer);
+      if (quantity.kind == RecordValue::Kind::Real) row.quantity = quantity.real;
+      if (days_supply.kind == RecordValue::Kind::Integer) row.days_supply = days_supply.integer;
+      return RecordStep::Next;
+    });
+    if (scanned == PageScan::Unsupported) return PageRead::Unsupported;
+    return out_of_order ? PageRead::OutOfOrder : PageRead::Read;
+  }
+
+  // Whether every person of the range has all its rows in [scan_first_rowid, scan_end_rowid).
+  Result<bool> ReadWhole(std::int64_t first_id, std::int64_t last_id, std::vector<PersonRows>& persons, std::int64_t scan_first_rowid,
+                         std::int64_t scan_end_rowid) {
+    if (drug_index_root_page_ != 0) {
+      // Every index entry of the range (persons absent from PERSON too, which is stricter than needed).
+      bool whole = true;
+      const IndexScan scanned = pages_->ScanIndex(drug_index_root_page_, first_id, [&](std::int64_t person_id, std::int64_t rowid) {
+        if (person_id > last_id) return false;
+        whole = rowid >= scan_first_rowid && rowid < scan_end_rowid;
+        return whole;
+      });
+      if (scanned != IndexScan::Unsupported) return whole;
+    }
+    // By SQLite: each listed person's first and last rowid.
+    const auto failed = [&]() { return tl::unexpected(StorageError(db_.get(), "cannot read OMOP rows", path_)); };
+    const auto rowid_of = [&](sqlite3_stmt* stmt, std::int64_t person_id) -> Result<std::optional<std::int64_t>> {
+      sqlite3_reset(stmt);
+      sqlite3_bind_int64(stmt, 1, person_id);
+      const int step = sqlite3_step(stmt);
+      if (step != SQLITE_ROW && step != SQLITE_DONE) return failed();
+      std::optional<std::int64_t> rowid;
+      if (step == SQLITE_ROW) rowid = sqlite3_column_int64(stmt, 0);
+      return rowid;  // left as it is: the next use resets it
+    };
+    for (const PersonRows& person : persons) {
+      auto lowest = rowid_of(drug_min_rowid_.get(), person.person_id);
+      if (!lowest) return tl::unexpected(lowest.error());
+      if (!*lowest) continue;
+      if (**lowest < scan_first_rowid || **lowest >= scan_end_rowid) return false;
+      auto highest = rowid_of(drug_max_rowid_.get(), person.person_id);
+      if (!highest) return tl::unexpected(highest.error());
+      if (!*highest || **highest >= scan_end_rowid) return false;
+    }
+    return true;
+  }
+
   template <class RowFn>
   Result<bool> Run(sqlite3_stmt* stmt, std::int64_t first_id, std::int64_t last_id, const std::vector<ConceptId>& ids, RowFn&& on_row) {
     sqlite3_reset(stmt);
@@ -219,6 +506,12 @@ class SqliteReader final : public PersonReader {
   std::string path_;
   ReadFilter filter_;
   Stmt person_, period_, drug_, condition_, procedure_, measurement_, observation_;
+  Stmt drug_first_rowid_, drug_scan_, drug_min_rowid_, drug_max_rowid_;  // empty: no sequential path
+  std::unique_ptr<PageFile> pages_;  // empty: the sequential path steps through SQLite
+  std::uint32_t drug_root_page_ = 0;
+  std::uint32_t drug_index_root_page_ = 0;  // 0: the whole-person check seeks through SQLite
+  std::array<int, 7> drug_positions_{};  // record positions of the columns AddDrugRow reads
+  int drug_record_columns_ = 0;
 };
 
 class SqliteSource final : public Source {

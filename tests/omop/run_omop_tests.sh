@@ -41,6 +41,43 @@ ls "$work" | grep -q "tmp-" && bad "temporary results file left behind" || ok "r
 
 "$refract" screen --omop "sqlite:$work/cdm.sqlite" --threads 1 --chunk 97 >"$work/sqlite_1.csv" 2>/dev/null || bad "screen 1 thread"
 same "1 thread, chunks of 97 = 2 threads" "$work/sqlite.csv" "$work/sqlite_1.csv"
+# The SQLite reader scans drug_exposure in rowid order where that order follows person_id (from the
+# file's pages, or through SQLite when the file is in WAL mode or a row is stored in a way the page
+# reader leaves to SQLite), and must give the same results through its fallbacks: rows shuffled, the
+# first person's rows moved to the end, the last person's to the front, no person_id index at all.
+variant() {  # name sql [reference csv, or - for none]
+  cp "$work/cdm.sqlite" "$work/$1.sqlite"
+  sqlite3 "$work/$1.sqlite" "$2" >/dev/null || bad "prepare $1"
+  "$refract" screen --omop "sqlite:$work/$1.sqlite" --out "$work/$1.csv" --threads 2 --chunk 500 >/dev/null 2>&1 || bad "screen $1"
+  local reference=${3:-$work/sqlite.csv}
+  [ "$reference" = - ] || same "drug_exposure $1 = $(basename "$reference" .csv)" "$reference" "$work/$1.csv"
+}
+unordered() { variant "$@"; }
+columns="person_id, drug_exposure_id, drug_concept_id, drug_exposure_start_date, drug_exposure_end_date, drug_type_concept_id, quantity, days_supply"
+shuffled="CREATE TABLE scratch AS SELECT * FROM drug_exposure ORDER BY random(); DELETE FROM drug_exposure;
+  INSERT INTO drug_exposure SELECT * FROM scratch; DROP TABLE scratch;"
+unordered shuffled "$shuffled"
+unordered shuffled_wal "$shuffled PRAGMA journal_mode = WAL;"  # the scan through SQLite
+unordered last_person_at_front "CREATE TABLE scratch AS SELECT rowid AS moved FROM drug_exposure WHERE person_id = (SELECT max(person_id) FROM drug_exposure);
+  INSERT INTO drug_exposure (rowid, $columns) SELECT rowid - (SELECT max(rowid) + 1 FROM drug_exposure), $columns FROM drug_exposure WHERE rowid IN scratch;
+  DELETE FROM drug_exposure WHERE rowid IN scratch AND rowid > 0; DROP TABLE scratch;"
+unordered no_person_index "DROP INDEX idx_drug_exposure_person_id;"
+first_person_at_end="CREATE TABLE scratch AS SELECT rowid AS moved FROM drug_exposure WHERE person_id = (SELECT min(person_id) FROM drug_exposure);
+  INSERT INTO drug_exposure ($columns) SELECT $columns FROM drug_exposure WHERE rowid IN scratch ORDER BY rowid;
+  DELETE FROM drug_exposure WHERE rowid IN scratch; DROP TABLE scratch;"
+unordered first_person_at_end "$first_person_at_end"
+unordered first_person_at_end_wal "$first_person_at_end PRAGMA journal_mode = WAL;"  # the checks through SQLite
+# Storage the page reader handles itself (dates as day numbers, as seconds in REAL) or leaves to SQLite
+# (WAL mode, rows on overflow pages, text where a number is expected) gives the same results.
+variant day_number_dates "UPDATE drug_exposure SET drug_exposure_start_date = CAST(julianday(drug_exposure_start_date) - 2440587.5 AS INTEGER),
+  drug_exposure_end_date = CAST(julianday(drug_exposure_end_date) - 2440587.5 AS INTEGER);"
+variant real_second_dates "UPDATE drug_exposure SET drug_exposure_start_date = (julianday(drug_exposure_start_date) - 2440587.5) * 86400.0 + 0.5;"
+variant wal_mode "PRAGMA journal_mode = WAL;"
+variant overflow_rows "UPDATE drug_exposure SET drug_type_concept_id = printf('%.9000c', 'x') WHERE rowid % 101 = 0;"
+text_quantity="UPDATE drug_exposure SET quantity = 'about ' || quantity WHERE rowid % 7 = 0;"
+variant text_quantity_wal "$text_quantity PRAGMA journal_mode = WAL;" -
+variant text_quantity "$text_quantity" "$work/text_quantity_wal.csv"
+
 "$refract" screen --omop "$work/csv" --out "$work/csv.csv" --threads 2 >/dev/null 2>&1 || bad "screen csv"
 same "CSV export = SQLite" "$work/sqlite.csv" "$work/csv.csv"
 "$refract" screen --omop "sqlite:$work/drift.sqlite" --out "$work/drift.csv" >/dev/null 2>"$work/drift_err.txt" || bad "screen drift"

@@ -3,6 +3,7 @@
 // gap, daily dose from DRUG_STRENGTH, data-quality counting, CSV rows. Every threshold is read from
 // the KB's rule.omop.reconstruction, never written here.
 #include <algorithm>
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -224,6 +225,23 @@ TEST(OmopReconstruct, SwitchAfterAdequateCoursesMeetsTrd) {
   EXPECT_EQ(result->failed_adequate_trials, 1);
   EXPECT_EQ(result->trd_status, TrdStatus::Indeterminate);
   EXPECT_EQ(result->failed_drugs, std::vector<std::string>{"sertraline"});
+}
+
+TEST(OmopResultCsv, QuotesFieldsWithSeparatorsAndWritesFractionsAndOldDates) {
+  // The rare shapes of a row: a field that needs quotes, a fractional MGH score, a year before 1000.
+  PersonResult result;
+  result.person_id = -7;
+  result.as_of = Date{std::chrono::sys_days{std::chrono::year{999} / 3 / 4}};
+  result.trd_status = TrdStatus::Meets;
+  result.failed_adequate_trials = 2;
+  result.failed_drugs = {"a,b", "c"};
+  result.european_category = "say \"x\"";
+  result.maudsley_total = 11;
+  result.mgh_score = 2.5;
+  result.esketamine_candidate = true;
+  result.flags = {"ect", "tms"};
+  result.data_quality.Add(DqIssue::ImplausibleDose, 3);
+  EXPECT_EQ(ResultCsvRow(result), "-7,0999-03-04,,no,meets,2,\"a,b;c\",0,0,0,0,\"say \"\"x\"\"\",11,2.5,yes,ect;tms,3\n");
 }
 
 }  // namespace
