@@ -3,6 +3,8 @@
 // it is used only for a complete, byte-identical prefetch of the same patient and date, and the
 // scanner that sets the prefetch text aside finds the member or declines. Also: a critical alert of the
 // record leads the cards of an order hook.
+#include <thread>
+
 #include <gtest/gtest.h>
 
 #include "../cdshooks/cdshooks_test_support.h"
@@ -145,6 +147,36 @@ TEST(CdsHooksMemo, BadRequestsAreAnsweredAsWithoutIt) {
     EXPECT_EQ(memo.body, plain.body) << body.substr(0, 80);
   }
   EXPECT_EQ(calls.memo.memo->counts().entries, 0U);
+}
+
+// Serving threads share the memo; a small one evicts entries other threads are still using.
+TEST(CdsHooksMemo, ThreadsSharingASmallMemoGetTheAnswersOfARecomputation) {
+  Calls calls;
+  calls.memo.memo = std::make_shared<cdshooks::AssessmentMemo>(2);
+  std::vector<std::string> bodies;
+  std::vector<std::string> expected;
+  for (int variant = 0; variant < 3; ++variant) {
+    nlohmann::json record = TrdRecord();
+    record["person"]["age_years"] = 60 + variant * 5;
+    bodies.push_back(Request("order-select", "p1", Complete(PrefetchOf(record)), {DraftOrder("cit", "309314", 1)}, {"MedicationRequest/cit"}).dump());
+    expected.push_back(cdshooks::CallService(calls.plain, cdshooks::kOrderSelectService, bodies.back(), "").body.dump());
+  }
+  std::vector<int> mismatches(4, 0);
+  std::vector<std::thread> threads;
+  for (std::size_t thread_idx = 0; thread_idx < mismatches.size(); ++thread_idx) {
+    threads.emplace_back([&, thread_idx] {
+      for (std::size_t call = 0; call < 12; ++call) {
+        const std::size_t variant = (call + thread_idx) % bodies.size();
+        const auto response = cdshooks::CallService(calls.memo, cdshooks::kOrderSelectService, bodies[variant], "");
+        if (response.status != 200 || response.body.dump() != expected[variant]) ++mismatches[thread_idx];
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(mismatches, std::vector<int>(4, 0));
+  const auto counts = calls.memo.memo->counts();
+  EXPECT_EQ(counts.hits + counts.misses, 48U);
+  EXPECT_LE(counts.entries, 2U);
 }
 
 TEST(CdsHooksMemo, LeastRecentlyUsedEntriesGoFirst) {
