@@ -854,11 +854,20 @@ std::vector<Alert> MeasurementAlerts(const MbcContext& context, const Assessment
       if (safety.state != Truth::True) continue;
       const std::string when = when_text(result.date);
       if (decisive != result_idx) {
-        // Earlier answers from before the current episode are history, not a current signal.
-        if (assessment_episode_start && result.date < *assessment_episode_start) continue;
         const ScaleResult& newer = context.results[decisive];
         // A later positive answer raises its own alert.
         if (context.scores[decisive].safety[safety_idx].state == Truth::True) continue;
+        // An answer from before the current episode is history, not a current signal: shown as
+        // information, never dropped.
+        if (assessment_episode_start && result.date < *assessment_episode_start) {
+          others.push_back(Alert{AlertSeverity::Info,
+                                 Finding{"suicide_item_positive_before_episode",
+                                         fmt::format("{}: {} {}, before the current episode began on {}; the latest {} on {} does not repeat it",
+                                                     safety.rule->what, safety.answer, when, FormatDate(*assessment_episode_start),
+                                                     scale.short_name, FormatDate(newer.date)),
+                                         scale.id, safety.rule->sources}});
+          continue;
+        }
         others.push_back(Alert{AlertSeverity::Warning,
                                Finding{"suicide_item_positive_earlier",
                                        fmt::format("{}: {} {}; the latest {} on {} does not repeat it: confirm with the patient that the risk has passed",

@@ -237,13 +237,18 @@ TEST(SuicideAlert, LeadsWithDateAndLocaleLine) {
   EXPECT_LT(html.find("SUICIDE RISK"), html.find("Treatment-resistant depression"));
 }
 
-TEST(SuicideAlert, LaterNegativeAnswerGivesWarningOnlyInTheEpisode) {
+TEST(SuicideAlert, LaterNegativeAnswerGivesWarningInTheEpisodeAndInformationBeforeIt) {
   const Assessment in_episode = Assess(Record({{"scales", {Sum("2026-01-05", 0, 0, 2), Sum("2026-01-20", 0, 0, 0)}}}), "2026-02-01");
   ASSERT_EQ(in_episode.alerts.size(), 1U);
   EXPECT_EQ(in_episode.alerts[0].severity, AlertSeverity::Warning);
   EXPECT_EQ(in_episode.alerts[0].finding.code, "suicide_item_positive_earlier");
+  // Before the episode: history, shown as information, never dropped.
   const Assessment before = Assess(Record({{"scales", {Sum("2025-06-05", 0, 0, 2), Sum("2026-01-20", 0, 0, 0)}}}), "2026-02-01");
-  EXPECT_TRUE(before.alerts.empty());
+  ASSERT_EQ(before.alerts.size(), 1U);
+  EXPECT_EQ(before.alerts[0].severity, AlertSeverity::Info);
+  EXPECT_EQ(before.alerts[0].finding.code, "suicide_item_positive_before_episode");
+  EXPECT_NE(before.alerts[0].finding.message.find("2025-06-05"), std::string::npos) << before.alerts[0].finding.message;
+  EXPECT_NE(before.alerts[0].finding.message.find("before the current episode began on"), std::string::npos);
 }
 
 TEST(Measurement, RecordWithoutScalesAndKbWithoutRulesIsQuiet) {
