@@ -178,14 +178,22 @@ tl::expected<FhirImported, HttpError> ServerImpl::ImportFhir(const RequestContex
   return FhirImported{std::move(imported->record), fhir::ImportReportToJson(imported->report), std::move(*checked)};
 }
 
+tl::expected<FhirImportedForStore, HttpError> ServerImpl::ImportBodyForStore(const RequestContext& context) const {
+  auto bundle = ParseBody(context);
+  if (!bundle) return tl::unexpected(bundle.error());
+  auto imported = ImportFhir(context, *bundle);
+  if (!imported) return tl::unexpected(imported.error());
+  auto split = Records::Split(imported->record);
+  if (!split) return tl::unexpected(FromError(split.error()));
+  return FhirImportedForStore{std::move(*imported), std::move(*split)};
+}
+
 void ServerImpl::AddFhirRoutes() {
   Add("POST", "/api/v1/fhir/import", Access::Clinician, [this](RequestContext& context) -> Outcome {
-    auto bundle = ParseBody(context);
-    if (!bundle) return tl::unexpected(bundle.error());
-    auto imported = ImportFhir(context, *bundle);
-    if (!imported) return tl::unexpected(imported.error());
-    auto split = Records::Split(imported->record);
-    if (!split) return tl::unexpected(FromError(split.error()));
+    auto read = ImportBodyForStore(context);
+    if (!read) return tl::unexpected(read.error());
+    FhirImported* imported = &read->imported;
+    SplitRecord* split = &read->split;
     for (store::NewEntry& entry : split->entries) entry.source = store::EntrySource::Import;
     const auto& user = context.principal->user;
     auto patient = store_.CreatePatient(*user.clinic_id, split->record_id, context.Query("label"), split->profile, split->entries, user.id,
@@ -224,12 +232,10 @@ void ServerImpl::AddFhirRoutes() {
   Add("POST", "/api/v1/patients/{patient_id}/fhir/import", Access::Clinician, [this](RequestContext& context) -> Outcome {
     auto data = LoadPatient(context, true);
     if (!data) return tl::unexpected(data.error());
-    auto bundle = ParseBody(context);
-    if (!bundle) return tl::unexpected(bundle.error());
-    auto imported = ImportFhir(context, *bundle);
-    if (!imported) return tl::unexpected(imported.error());
-    auto split = Records::Split(imported->record);
-    if (!split) return tl::unexpected(FromError(split.error()));
+    auto read = ImportBodyForStore(context);
+    if (!read) return tl::unexpected(read.error());
+    FhirImported* imported = &read->imported;
+    SplitRecord* split = &read->split;
     Merge merge;
     merge.profile = data->patient.profile.is_object() ? data->patient.profile : nlohmann::json::object();
     MergeProfile(split->profile, merge);

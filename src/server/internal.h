@@ -76,6 +76,12 @@ struct FhirImported {
   PatientRecord patient;
 };
 
+/// A FHIR Bundle imported for storing: the import, and its record split into profile and entries.
+struct FhirImportedForStore {
+  FhirImported imported;
+  SplitRecord split;
+};
+
 /// A stored record as the engine read it, and its assessment.
 struct EvaluatedRecord {
   PatientRecord patient;
@@ -171,6 +177,8 @@ class ServerImpl {
   /// Imports a Bundle (query `patient` picks its patient) into a record that parses and evaluates;
   /// what the engine cannot read is left out and reported.
   [[nodiscard]] tl::expected<FhirImported, HttpError> ImportFhir(const RequestContext& context, const nlohmann::json& bundle) const;
+  /// The request body's Bundle imported and split for storing (the import routes).
+  [[nodiscard]] tl::expected<FhirImportedForStore, HttpError> ImportBodyForStore(const RequestContext& context) const;
 
   // Handler groups.
   void AddMetaRoutes();        // api_meta.cc: health, OpenAPI, drugs, scales

@@ -41,6 +41,13 @@ inline const PgxKnowledge& Pgx() {
   return knowledge;
 }
 
+/// A patient record "p1" with the given top-level parts.
+inline nlohmann::json Record(const nlohmann::json& parts) {
+  nlohmann::json record{{"schema", "refract.patient/v1"}, {"id", "p1"}};
+  for (const auto& [key, value] : parts.items()) record[key] = value;
+  return record;
+}
+
 /// A context as `refract serve` would build it, with a fixed date and clock.
 inline cdshooks::CdsHooksContext Context(const std::string& today = "2026-11-22") {
   cdshooks::CdsHooksContext context;

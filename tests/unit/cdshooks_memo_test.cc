@@ -16,13 +16,8 @@ using cdshooks_testing::Context;
 using cdshooks_testing::ContractProblems;
 using cdshooks_testing::DraftOrder;
 using cdshooks_testing::PrefetchOf;
+using cdshooks_testing::Record;
 using cdshooks_testing::Request;
-
-nlohmann::json Record(const nlohmann::json& parts) {
-  nlohmann::json record{{"schema", "refract.patient/v1"}, {"id", "p1"}};
-  for (const auto& [key, value] : parts.items()) record[key] = value;
-  return record;
-}
 
 // Every key the services ask for: an EHR that prefetched all of them (null where it found nothing).
 nlohmann::json Complete(nlohmann::json prefetch) {

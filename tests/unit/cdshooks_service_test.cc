@@ -18,6 +18,7 @@ using cdshooks_testing::Context;
 using cdshooks_testing::ContractProblems;
 using cdshooks_testing::DraftOrder;
 using cdshooks_testing::PrefetchOf;
+using cdshooks_testing::Record;
 using cdshooks_testing::Request;
 
 cdshooks::Response Call(const cdshooks::CdsHooksContext& context, std::string_view service, const nlohmann::json& request,
@@ -31,12 +32,6 @@ std::vector<nlohmann::json> CardsWith(const cdshooks::Response& response, const 
     if (card["source"]["topic"]["code"] == topic) out.push_back(card);
   }
   return out;
-}
-
-nlohmann::json Record(const nlohmann::json& parts) {
-  nlohmann::json record{{"schema", "refract.patient/v1"}, {"id", "p1"}};
-  for (const auto& [key, value] : parts.items()) record[key] = value;
-  return record;
 }
 
 TEST(CdsHooksDiscovery, ListsThreeServicesWithPrefetchTemplates) {
