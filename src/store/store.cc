@@ -33,6 +33,19 @@ SqlParam Optional(const std::optional<std::int64_t>& value) {
   return nullptr;
 }
 
+// The patient exists and, when the caller names the version it read, is still at that version
+// (optimistic concurrency: a stale write is refused with the current version).
+Result<void> CheckVersion(SqlTx& tx, std::int64_t patient_id, std::optional<std::int64_t> expected_version) {
+  const auto current = tx.Query("SELECT version FROM patients WHERE id = ?", {patient_id});
+  if (current.empty()) return Fail(ErrorCode::NotFound, fmt::format("no patient {}", patient_id));
+  if (expected_version && current[0].Int(0) != *expected_version) {
+    return Fail(ErrorCode::InvalidInput,
+                fmt::format("the record changed since version {} (now {}); reload it and try again", *expected_version, current[0].Int(0)),
+                "body.version");
+  }
+  return {};
+}
+
 nlohmann::json ParseStoredJson(const std::string& text, std::string_view what) {
   auto json = nlohmann::json::parse(text, nullptr, false);
   if (json.is_discarded()) throw std::runtime_error(fmt::format("stored {} is not valid JSON", what));
@@ -387,13 +400,7 @@ class SqlStore final : public Store {
   Result<Patient> UpdatePatient(std::int64_t patient_id, std::string_view label, const nlohmann::json& profile,
                                 std::optional<std::int64_t> expected_version, const AuditEvent& audit) override {
     return Write<Patient>([&](SqlTx& tx) -> Result<Patient> {
-      const auto current = tx.Query("SELECT version FROM patients WHERE id = ?", {patient_id});
-      if (current.empty()) return Fail(ErrorCode::NotFound, fmt::format("no patient {}", patient_id));
-      if (expected_version && current[0].Int(0) != *expected_version) {
-        return Fail(ErrorCode::InvalidInput,
-                    fmt::format("the record changed since version {} (now {}); reload it and try again", *expected_version, current[0].Int(0)),
-                    "body.version");
-      }
+      if (auto fresh = CheckVersion(tx, patient_id, expected_version); !fresh) return tl::unexpected(fresh.error());
       const auto rows = tx.Query(fmt::format("UPDATE patients SET label = ?, profile = ?, version = version + 1, updated_at_ms = ? "
                                              "WHERE id = ? RETURNING {}",
                                              kPatientColumns),
@@ -471,13 +478,7 @@ class SqlStore final : public Store {
       if (!IsSection(entry.section)) return Fail(ErrorCode::InvalidInput, fmt::format("unknown record section \"{}\"", entry.section));
     }
     return Write<Patient>([&](SqlTx& tx) -> Result<Patient> {
-      const auto current = tx.Query("SELECT version FROM patients WHERE id = ?", {patient_id});
-      if (current.empty()) return Fail(ErrorCode::NotFound, fmt::format("no patient {}", patient_id));
-      if (expected_version && current[0].Int(0) != *expected_version) {
-        return Fail(ErrorCode::InvalidInput,
-                    fmt::format("the record changed since version {} (now {}); reload it and try again", *expected_version, current[0].Int(0)),
-                    "body.version");
-      }
+      if (auto fresh = CheckVersion(tx, patient_id, expected_version); !fresh) return tl::unexpected(fresh.error());
       const std::int64_t now = NowMs();
       if (profile) tx.Exec("UPDATE patients SET profile = ? WHERE id = ?", {profile->dump(), patient_id});
       for (const NewEntry& entry : entries) InsertEntry(tx, patient_id, entry, created_by, now);
