@@ -7,7 +7,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,7 +32,7 @@ struct ScreenArgs {
   std::string criteria;
   std::string kb_dir;
   int threads = 0;
-  std::int64_t chunk = 2000;
+  std::int64_t chunk = 500;
   bool no_progress = false;
 };
 
@@ -175,12 +177,22 @@ int RunScreen(const ScreenArgs& args) {
   options.screen.criteria_id = args.criteria;
   options.threads = args.threads > 0 ? args.threads : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
   options.persons_per_chunk = args.chunk;
+  // The source is opened and its person ids read on a second thread while the KB loads: the two
+  // do not depend on each other, and both come before the first chunk.
+  std::optional<Result<std::vector<std::int64_t>>> person_ids;
+  auto opening = std::async(std::launch::async, [&]() {
+    auto opened = omop::OpenSource(args.omop);
+    if (opened) person_ids = (*opened)->PersonIds();
+    return opened;
+  });
   auto kb = app::LoadKb(KbDir(args.kb_dir));
+  auto source = opening.get();
   if (!kb) return Report(kb.error());
   auto config = omop::LoadOmopConfig(*kb);
   if (!config) return Report(config.error());
-  auto source = omop::OpenSource(args.omop);
   if (!source) return Report(source.error());
+  if (!*person_ids) return Report(person_ids->error());
+  options.person_ids = std::move(**person_ids);
   auto index = omop::PrepareIndex(**source, *kb, *config);
   if (!index) return Report(index.error());
   for (const auto& resolution : index->resolutions) {
@@ -262,7 +274,7 @@ void AddScreen(CLI::App& app, std::vector<Handler>& handlers) {
   command->add_option("--as-of", args.as_of, "assessment date YYYY-MM-DD (default: each person's observation period end)");
   command->add_option("--criteria", args.criteria, "criteria set: atrq (default), atrq_8w, atrq_strict25");
   command->add_option("--threads", args.threads, "worker threads (default: all cores); results do not depend on it");
-  command->add_option("--chunk", args.chunk, "persons per unit of work (default 2000); results do not depend on it");
+  command->add_option("--chunk", args.chunk, "persons per unit of work (default 500); results do not depend on it");
   command->add_flag("--no-progress", args.no_progress, "no progress bar even on a terminal");
   command->add_option("--kb", args.kb_dir, "load the knowledge base from this directory instead of the built-in one");
   handlers.push_back(Handler{command, [] { return RunScreen(args); }});

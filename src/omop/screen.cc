@@ -156,7 +156,7 @@ ReadFilter FilterFor(const ConceptIndex& index) { return ReadFilter{index.Condit
 
 Result<ScreenSummary> RunScreen(Source& source, const KnowledgeBase& kb, const OmopConfig& config, const ConceptIndex& index,
                                 const RunOptions& options) {
-  auto ids = source.PersonIds();
+  Result<std::vector<std::int64_t>> ids = options.person_ids ? Result<std::vector<std::int64_t>>(*options.person_ids) : source.PersonIds();
   if (!ids) return tl::unexpected(ids.error());
   const std::int64_t per_chunk = std::max<std::int64_t>(1, options.persons_per_chunk);
   struct Chunk {

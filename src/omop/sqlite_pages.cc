@@ -6,10 +6,11 @@
 #include "internal.h"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 namespace refract::omop::internal {
@@ -61,84 +62,166 @@ constexpr std::uint8_t kLeafIndexPage = 0x0a;
 constexpr std::uint8_t kLeafTablePage = 0x0d;
 constexpr int kMaxDepth = 32;
 
+// The first column of an index record: below the range (NULL, or a number below first_key), in it,
+// or above it (a number above last_key, text or a blob: SQLite sorts them after numbers).
+enum class KeyPlace : std::uint8_t { Below, In, Above, Unsupported };
+KeyPlace PlaceOfKey(const std::uint8_t* at, const std::uint8_t* end, std::int64_t first_key, std::int64_t last_key) {
+  const std::uint8_t* types = at;
+  std::uint64_t header_size = 0;
+  std::uint64_t serial = 0;
+  if (!Varint(types, end, header_size) || header_size > static_cast<std::uint64_t>(end - at)) return KeyPlace::Unsupported;
+  const std::uint8_t* body = at + header_size;
+  if (!Varint(types, body, serial)) return KeyPlace::Unsupported;
+  if (serial == 0) return KeyPlace::Below;
+  if (serial >= 12) return KeyPlace::Above;
+  if (serial == 10 || serial == 11) return KeyPlace::Unsupported;
+  if (serial == 7) {
+    if (body + 8 > end) return KeyPlace::Unsupported;
+    std::uint64_t bits = 0;
+    for (std::size_t byte_idx = 0; byte_idx < 8; ++byte_idx) bits = bits << 8 | body[byte_idx];
+    double real = 0;
+    std::memcpy(&real, &bits, sizeof bits);
+    if (real != real) return KeyPlace::Below;  // NaN is stored as NULL; never expected here
+    return real < static_cast<double>(first_key) ? KeyPlace::Below : real > static_cast<double>(last_key) ? KeyPlace::Above : KeyPlace::In;
+  }
+  std::int64_t key = 0;
+  if (serial == 8 || serial == 9) {
+    key = serial == 9 ? 1 : 0;
+  } else {
+    if (body + kIntBytes[serial] > end) return KeyPlace::Unsupported;
+    key = BigEndianInteger(body, kIntBytes[serial]);
+  }
+  return key < first_key ? KeyPlace::Below : key > last_key ? KeyPlace::Above : KeyPlace::In;
+}
+
+// Reads `size` bytes at `offset` whole; false on an error or the end of the file.
+bool ReadAll(int fd, std::uint8_t* into, std::size_t size, std::size_t offset) {
+  while (size > 0) {
+    const ssize_t got = ::pread(fd, into, size, static_cast<off_t>(offset));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return false;
+    into += got;
+    size -= static_cast<std::size_t>(got);
+    offset += static_cast<std::size_t>(got);
+  }
+  return true;
+}
+
+constexpr std::size_t kWindowBytes = 128 * 1024;
+
 }  // namespace
 
 PageFile::~PageFile() {
-  if (base_ != nullptr) munmap(const_cast<std::uint8_t*>(base_), size_);
+  if (fd_ >= 0) ::close(fd_);
 }
 
 std::unique_ptr<PageFile> PageFile::Open(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return nullptr;
-  struct stat info {};
-  void* mapped = MAP_FAILED;
-  if (fstat(fd, &info) == 0 && info.st_size >= 512) {
-    mapped = mmap(nullptr, static_cast<std::size_t>(info.st_size), PROT_READ, MAP_SHARED, fd, 0);
-  }
-  ::close(fd);
-  if (mapped == MAP_FAILED) return nullptr;
   auto file = std::unique_ptr<PageFile>(new PageFile());
-  file->base_ = static_cast<const std::uint8_t*>(mapped);
-  file->size_ = static_cast<std::size_t>(info.st_size);
-  const std::uint8_t* header = file->base_;
+  file->fd_ = fd;
+  struct stat info {};
+  std::uint8_t header[100];
+  if (fstat(fd, &info) != 0 || info.st_size < 512 || !ReadAll(fd, header, sizeof header, 0)) return nullptr;
   if (std::memcmp(header, "SQLite format 3", 16) != 0) return nullptr;
   const std::uint32_t page_size = Be16(header + 16) == 1 ? 65536 : Be16(header + 16);
-  if (page_size < 512 || (page_size & (page_size - 1)) != 0) return nullptr;
+  if (page_size < 512 || (page_size & (page_size - 1)) != 0 || header[20] > page_size - 480) return nullptr;
   if (Be32(header + 56) != 1) return nullptr;  // text must be UTF-8
   file->page_size_ = page_size;
   file->usable_size_ = page_size - header[20];
-  file->page_count_ = file->size_ / page_size;
+  file->page_count_ = static_cast<std::size_t>(info.st_size) / page_size;
   file->wal_ = header[18] == 2 || header[19] == 2;
+  file->window_.resize(std::max<std::size_t>(page_size, kWindowBytes));
+  file->levels_.resize(kMaxDepth);
   return file;
 }
 
-const std::uint8_t* PageFile::Page(std::uint32_t number) const {
+const std::uint8_t* PageFile::Fetch(std::uint32_t number, std::uint32_t run) {
   if (number == 0 || number > page_count_) return nullptr;
-  return base_ + static_cast<std::size_t>(number - 1) * page_size_;
+  if (number >= window_first_ && number - window_first_ < window_pages_) return window_.data() + static_cast<std::size_t>(number - window_first_) * page_size_;
+  const std::size_t most = std::min<std::size_t>(window_.size() / page_size_, page_count_ - number + 1);
+  const std::size_t pages = std::clamp<std::size_t>(run, 1, most);
+  window_pages_ = 0;
+  if (!ReadAll(fd_, window_.data(), pages * page_size_, static_cast<std::size_t>(number - 1) * page_size_)) return nullptr;
+  window_first_ = number;
+  window_pages_ = static_cast<std::uint32_t>(pages);
+  return window_.data();
 }
 
-PageScan PageFile::Scan(std::uint32_t root_page, std::int64_t first_rowid, int columns, const RecordFn& on_record) const {
+const std::uint8_t* PageFile::Keep(const std::uint8_t* page, int depth) {
+  std::vector<std::uint8_t>& copy = levels_[static_cast<std::size_t>(depth)];
+  copy.assign(page, page + page_size_);
+  return copy.data();
+}
+
+namespace {
+
+// An interior page (either kind) as read: its cells and the child page each leads to.
+struct Interior {
+  const std::uint8_t* page = nullptr;
+  const std::uint8_t* header = nullptr;
+  std::uint32_t cells = 0;
+  std::uint32_t page_size = 0;
+  // Child `index` (cells: the right-most pointer); 0 when the cell is out of the page.
+  [[nodiscard]] std::uint32_t Child(std::uint32_t index) const {
+    if (index == cells) return Be32(header + 8);
+    const std::uint32_t offset = Be16(header + 12 + 2 * index);
+    return offset + 4 <= page_size ? Be32(page + offset) : 0;
+  }
+  // How many children from `index` on have consecutive page numbers (at most `most`).
+  [[nodiscard]] std::uint32_t Run(std::uint32_t index, std::uint32_t most) const {
+    const std::uint32_t first = Child(index);
+    std::uint32_t run = 1;
+    while (run < most && index + run <= cells && Child(index + run) == first + run) ++run;
+    return run;
+  }
+};
+
+}  // namespace
+
+PageScan PageFile::Scan(std::uint32_t root_page, std::int64_t first_rowid, int columns, const RecordFn& on_record) {
   struct Level {
-    const std::uint8_t* page;
-    std::uint32_t cells;
+    Interior page;
     std::uint32_t next_cell;  // the child to descend into next (cells = the right-most pointer)
   };
   Level path[kMaxDepth];
   int depth = 0;
-  const auto header_of = [](std::uint32_t number, const std::uint8_t* page) { return page + (number == 1 ? 100 : 0); };
-  const auto cell_at = [&](const std::uint8_t* page, const std::uint8_t* header, std::uint32_t index, std::uint32_t header_size) -> const std::uint8_t* {
-    const std::uint32_t offset = Be16(header + header_size + 2 * index);
-    return offset < page_size_ ? page + offset : nullptr;
-  };
+  const auto most_run = static_cast<std::uint32_t>(window_.size() / page_size_);
   std::vector<RecordValue> values(static_cast<std::size_t>(columns));
   std::uint32_t number = root_page;
+  std::uint32_t run = 1;
   bool seeking = true;
   while (true) {
-    const std::uint8_t* page = Page(number);
+    const std::uint8_t* page = Fetch(number, run);
     if (page == nullptr) return PageScan::Unsupported;
-    const std::uint8_t* header = header_of(number, page);
+    const std::uint32_t header_offset = number == 1 ? 100 : 0;
+    const std::uint8_t* header = page + header_offset;
     const std::uint32_t cells = Be16(header + 3);
     if (header[0] == kInteriorTablePage) {
-      if (depth == kMaxDepth) return PageScan::Unsupported;
+      if (depth == kMaxDepth || header_offset + 12 + 2 * cells > page_size_) return PageScan::Unsupported;
+      page = Keep(page, depth);
+      const Interior interior{page, page + header_offset, cells, page_size_};
       std::uint32_t child_idx = 0;
       if (seeking) {
         // The first child whose largest key is >= first_rowid (keys ascend along the page).
         while (child_idx < cells) {
-          const std::uint8_t* cell = cell_at(page, header, child_idx, 12);
-          if (cell == nullptr) return PageScan::Unsupported;
-          const std::uint8_t* at = cell + 4;
+          const std::uint32_t offset = Be16(interior.header + 12 + 2 * child_idx);
+          if (offset + 4 >= page_size_) return PageScan::Unsupported;
+          const std::uint8_t* at = page + offset + 4;
           std::uint64_t key = 0;
           if (!Varint(at, page + page_size_, key)) return PageScan::Unsupported;
           if (static_cast<std::int64_t>(key) >= first_rowid) break;
           ++child_idx;
         }
       }
-      path[depth++] = Level{page, cells, child_idx};
+      path[depth++] = Level{interior, child_idx};
     } else if (header[0] == kLeafTablePage) {
+      if (header_offset + 8 + 2 * cells > page_size_) return PageScan::Unsupported;
+      const std::uint8_t* page_end = page + usable_size_;
       for (std::uint32_t cell_idx = 0; cell_idx < cells; ++cell_idx) {
-        const std::uint8_t* at = cell_at(page, header, cell_idx, 8);
-        if (at == nullptr) return PageScan::Unsupported;
-        const std::uint8_t* page_end = page + usable_size_;
+        const std::uint32_t offset = Be16(header + 8 + 2 * cell_idx);
+        if (offset >= page_size_) return PageScan::Unsupported;
+        const std::uint8_t* at = page + offset;
         std::uint64_t payload_size = 0;
         std::uint64_t rowid_bits = 0;
         if (!Varint(at, page_end, payload_size) || !Varint(at, page_end, rowid_bits)) return PageScan::Unsupported;
@@ -146,7 +229,7 @@ PageScan PageFile::Scan(std::uint32_t root_page, std::int64_t first_rowid, int c
         if (seeking && rowid < first_rowid) continue;
         seeking = false;
         // Rows that spill onto overflow pages are left to SQLite.
-        if (payload_size > usable_size_ - 35 || at + payload_size > page_end) return PageScan::Unsupported;
+        if (payload_size > usable_size_ - 35 || payload_size > static_cast<std::uint64_t>(page_end - at)) return PageScan::Unsupported;
         const std::uint8_t* record_end = at + payload_size;
         std::uint64_t header_size = 0;
         const std::uint8_t* types = at;
@@ -178,7 +261,7 @@ PageScan PageFile::Scan(std::uint32_t root_page, std::int64_t first_rowid, int c
             value.integer = serial == 9 ? 1 : 0;
           } else if (serial >= 12) {
             length = static_cast<std::size_t>((serial - 12) / 2);
-            if (body + length > record_end) return PageScan::Unsupported;
+            if (length > static_cast<std::size_t>(record_end - body)) return PageScan::Unsupported;
             value.kind = serial % 2 == 1 ? RecordValue::Kind::Text : RecordValue::Kind::Blob;
             value.text = std::string_view(reinterpret_cast<const char*>(body), length);
           } else {
@@ -196,83 +279,89 @@ PageScan PageFile::Scan(std::uint32_t root_page, std::int64_t first_rowid, int c
     } else {
       return PageScan::Unsupported;
     }
-    // The next page: down the next child of the deepest interior page that has one left.
-    while (depth > 0 && path[depth - 1].next_cell > path[depth - 1].cells) --depth;
+    // The next page: down the next child of the deepest interior page that has one left, read with
+    // the run of consecutive pages that follow it among its siblings.
+    while (depth > 0 && path[depth - 1].next_cell > path[depth - 1].page.cells) --depth;
     if (depth == 0) return PageScan::Done;
     Level& level = path[depth - 1];
-    const std::uint8_t* level_header = level.page == base_ ? level.page + 100 : level.page;
-    if (level.next_cell == level.cells) {
-      number = Be32(level_header + 8);
-    } else {
-      const std::uint8_t* cell = cell_at(level.page, level_header, level.next_cell, 12);
-      if (cell == nullptr) return PageScan::Unsupported;
-      number = Be32(cell);
-    }
+    number = level.page.Child(level.next_cell);
+    const bool in_window = number >= window_first_ && number - window_first_ < window_pages_;
+    run = in_window ? 1 : level.page.Run(level.next_cell, most_run);
     ++level.next_cell;
   }
 }
 
-IndexScan PageFile::ScanIndex(std::uint32_t root_page, std::int64_t first_key, const IndexEntryFn& on_entry) const {
-  return WalkIndex(root_page, 0, first_key, on_entry);
+IndexScan PageFile::CountIndex(std::uint32_t root_page, std::int64_t first_key, std::int64_t last_key, std::int64_t& count) {
+  count = 0;
+  const IndexScan scanned = CountBelow(root_page, 1, 0, first_key, last_key, count);
+  return scanned == IndexScan::Unsupported ? IndexScan::Unsupported : IndexScan::Done;
 }
 
-IndexScan PageFile::WalkIndex(std::uint32_t number, int depth, std::int64_t first_key, const IndexEntryFn& on_entry) const {
-  const std::uint8_t* page = Page(number);
-  if (page == nullptr || depth == kMaxDepth) return IndexScan::Unsupported;
-  const std::uint8_t* header = page + (number == 1 ? 100 : 0);
+IndexScan PageFile::CountBelow(std::uint32_t number, std::uint32_t run, int depth, std::int64_t first_key, std::int64_t last_key,
+                               std::int64_t& count) {
+  if (depth == kMaxDepth) return IndexScan::Unsupported;
+  const std::uint8_t* page = Fetch(number, run);
+  if (page == nullptr) return IndexScan::Unsupported;
+  const std::uint32_t header_offset = number == 1 ? 100 : 0;
+  const std::uint8_t* header = page + header_offset;
   const bool interior = header[0] == kInteriorIndexPage;
   if (!interior && header[0] != kLeafIndexPage) return IndexScan::Unsupported;
   const std::uint32_t header_size = interior ? 12 : 8;
   const std::uint32_t cells = Be16(header + 3);
+  if (header_offset + header_size + 2 * cells > page_size_) return IndexScan::Unsupported;
+  if (interior) {
+    page = Keep(page, depth);
+    header = page + header_offset;
+  }
   const std::uint8_t* page_end = page + usable_size_;
   // Payloads larger than this spill onto overflow pages (left to SQLite).
   const std::uint32_t max_local = (usable_size_ - 12) * 64 / 255 - 23;
-  for (std::uint32_t cell_idx = 0; cell_idx < cells; ++cell_idx) {
+  const auto place_of = [&](std::uint32_t cell_idx) {
     const std::uint32_t offset = Be16(header + header_size + 2 * cell_idx);
-    if (offset >= page_size_) return IndexScan::Unsupported;
+    if (offset + (interior ? 4 : 0) >= page_size_) return KeyPlace::Unsupported;
     const std::uint8_t* at = page + offset + (interior ? 4 : 0);
     std::uint64_t payload_size = 0;
-    if (!Varint(at, page_end, payload_size) || payload_size > max_local || at + payload_size > page_end) return IndexScan::Unsupported;
-    // The record: the key columns, then the rowid; the first key column must be an integer.
-    const std::uint8_t* record_end = at + payload_size;
-    const std::uint8_t* types = at;
-    std::uint64_t record_header_size = 0;
-    if (!Varint(types, record_end, record_header_size) || record_header_size > payload_size) return IndexScan::Unsupported;
-    const std::uint8_t* types_end = at + record_header_size;
-    const std::uint8_t* body = types_end;
-    std::int64_t key = 0;
-    std::int64_t rowid = 0;
-    for (int field_idx = 0; types < types_end; ++field_idx) {
-      std::uint64_t serial = 0;
-      if (!Varint(types, types_end, serial)) return IndexScan::Unsupported;
-      std::int64_t value = 0;
-      std::size_t length = 0;
-      if (serial >= 1 && serial <= 6) {
-        length = kIntBytes[serial];
-        if (body + length > record_end) return IndexScan::Unsupported;
-        value = BigEndianInteger(body, length);
-      } else if (serial == 8 || serial == 9) {
-        value = serial == 9 ? 1 : 0;
-      } else if (field_idx == 0 || types == types_end) {
-        return IndexScan::Unsupported;  // a key or rowid that is not an integer
-      } else {
-        length = serial == 7 ? 8 : serial >= 12 ? static_cast<std::size_t>((serial - 12) / 2) : 0;
-      }
-      if (field_idx == 0) key = value;
-      rowid = value;  // the last field is the rowid
-      body += length;
+    if (!Varint(at, page_end, payload_size) || payload_size > max_local || payload_size > static_cast<std::uint64_t>(page_end - at)) {
+      return KeyPlace::Unsupported;
     }
-    if (interior) {
-      // Every entry of the left child sorts before this cell's entry.
-      if (key < first_key) continue;
-      const IndexScan below = WalkIndex(Be32(page + offset), depth + 1, first_key, on_entry);
-      if (below != IndexScan::Done) return below;
+    return PlaceOfKey(at, at + payload_size, first_key, last_key);
+  };
+  if (!interior) {
+    if (cells == 0) return IndexScan::Done;
+    // Keys ascend along the page: when the first and the last lie in the range, every cell does.
+    const KeyPlace first = place_of(0);
+    const KeyPlace last = place_of(cells - 1);
+    if (first == KeyPlace::Unsupported || last == KeyPlace::Unsupported) return IndexScan::Unsupported;
+    if (first == KeyPlace::In && last == KeyPlace::In) {
+      count += cells;
+      return IndexScan::Done;
     }
-    if (key < first_key) continue;
-    if (!on_entry(key, rowid)) return IndexScan::Stopped;
+    for (std::uint32_t cell_idx = 0; cell_idx < cells; ++cell_idx) {
+      const KeyPlace place = place_of(cell_idx);
+      if (place == KeyPlace::Unsupported) return IndexScan::Unsupported;
+      if (place == KeyPlace::Above) return IndexScan::Stopped;
+      if (place == KeyPlace::In) ++count;
+    }
+    return IndexScan::Done;
   }
-  if (!interior) return IndexScan::Done;
-  return WalkIndex(Be32(header + 8), depth + 1, first_key, on_entry);
+  const Interior links{page, header, cells, page_size_};
+  const auto most_run = static_cast<std::uint32_t>(window_.size() / page_size_);
+  const auto descend = [&](std::uint32_t child_idx) {
+    const std::uint32_t child = links.Child(child_idx);
+    const bool in_window = child >= window_first_ && child - window_first_ < window_pages_;
+    return CountBelow(child, in_window ? 1 : links.Run(child_idx, most_run), depth + 1, first_key, last_key, count);
+  };
+  for (std::uint32_t cell_idx = 0; cell_idx < cells; ++cell_idx) {
+    const KeyPlace place = place_of(cell_idx);
+    if (place == KeyPlace::Unsupported) return IndexScan::Unsupported;
+    // Every entry of the left child sorts before this cell's entry.
+    if (place == KeyPlace::Below) continue;
+    const IndexScan below = descend(cell_idx);
+    if (below != IndexScan::Done) return below;
+    if (place == KeyPlace::Above) return IndexScan::Stopped;
+    ++count;
+  }
+  return descend(cells);
 }
 
 }  // namespace refract::omop::internal

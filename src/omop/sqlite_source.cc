@@ -295,9 +295,10 @@ class SqliteReader final : public PersonReader {
 
     if (pages_) {
       std::int64_t scan_end_rowid = std::numeric_limits<std::int64_t>::max();
-      const PageRead read = ReadDrugPages(first_id, last_id, scan_first_rowid, persons, scan_end_rowid);
+      std::int64_t scanned_rows = 0;
+      const PageRead read = ReadDrugPages(first_id, last_id, scan_first_rowid, persons, scan_end_rowid, scanned_rows);
       if (read == PageRead::OutOfOrder) return false;
-      if (read == PageRead::Read) return ReadWhole(first_id, last_id, persons, scan_first_rowid, scan_end_rowid);
+      if (read == PageRead::Read) return ReadWhole(first_id, last_id, persons, scan_first_rowid, scan_end_rowid, scanned_rows);
       for (PersonRows& person : persons) person.drug_exposures.clear();  // Unsupported: through SQLite
     }
 
@@ -306,6 +307,7 @@ class SqliteReader final : public PersonReader {
     sqlite3_bind_int64(scan, 1, scan_first_rowid);
     std::int64_t scan_end_rowid = std::numeric_limits<std::int64_t>::max();  // first rowid after the stretch
     std::int64_t previous_id = first_id;
+    std::int64_t scanned_rows = 0;
     std::size_t cursor = 0;
     while ((status = sqlite3_step(scan)) == SQLITE_ROW) {
       const std::int64_t person_id = sqlite3_column_int64(scan, 1);
@@ -318,6 +320,7 @@ class SqliteReader final : public PersonReader {
         return false;
       }
       previous_id = person_id;
+      ++scanned_rows;
       while (cursor < persons.size() && persons[cursor].person_id < person_id) ++cursor;
       AddDrugRow(scan, cursor < persons.size() && persons[cursor].person_id == person_id ? &persons[cursor] : nullptr, 1);
     }
@@ -325,7 +328,7 @@ class SqliteReader final : public PersonReader {
     sqlite3_reset(scan);
 
     // Rows of persons absent from PERSON are dropped either way; each listed person must have been read whole.
-    return ReadWhole(first_id, last_id, persons, scan_first_rowid, scan_end_rowid);
+    return ReadWhole(first_id, last_id, persons, scan_first_rowid, scan_end_rowid, scanned_rows);
   }
 
   // The drug_exposure table's leaf pages straight from the file, when that is safe: a rowid table
@@ -401,7 +404,7 @@ class SqliteReader final : public PersonReader {
   // value as AddDrugRow (sqlite3_column_int64/value_double/... on the stored value); a value whose
   // storage class would need SQLite's conversions makes the chunk Unsupported.
   PageRead ReadDrugPages(std::int64_t first_id, std::int64_t last_id, std::int64_t scan_first_rowid, std::vector<PersonRows>& persons,
-                         std::int64_t& scan_end_rowid) {
+                         std::int64_t& scan_end_rowid, std::int64_t& scanned_rows) {
     std::int64_t previous_id = first_id;
     std::size_t cursor = 0;
     bool out_of_order = false;
@@ -429,6 +432,7 @@ class SqliteReader final : public PersonReader {
         return RecordStep::Stop;
       }
       previous_id = person_id;
+      ++scanned_rows;
       while (cursor < persons.size() && persons[cursor].person_id < person_id) ++cursor;
       if (cursor == persons.size() || persons[cursor].person_id != person_id) return RecordStep::Next;
       const auto start = date_of(values[static_cast<std::size_t>(at[3])]);
@@ -454,18 +458,15 @@ class SqliteReader final : public PersonReader {
     return out_of_order ? PageRead::OutOfOrder : PageRead::Read;
   }
 
-  // Whether every person of the range has all its rows in [scan_first_rowid, scan_end_rowid).
+  // Whether every person of the range has all its rows in [scan_first_rowid, scan_end_rowid), of
+  // which the scan read scanned_rows, every one with a person_id in [first_id, last_id].
   Result<bool> ReadWhole(std::int64_t first_id, std::int64_t last_id, std::vector<PersonRows>& persons, std::int64_t scan_first_rowid,
-                         std::int64_t scan_end_rowid) {
+                         std::int64_t scan_end_rowid, std::int64_t scanned_rows) {
     if (drug_index_root_page_ != 0) {
-      // Every index entry of the range (persons absent from PERSON too, which is stricter than needed).
-      bool whole = true;
-      const IndexScan scanned = pages_->ScanIndex(drug_index_root_page_, first_id, [&](std::int64_t person_id, std::int64_t rowid) {
-        if (person_id > last_id) return false;
-        whole = rowid >= scan_first_rowid && rowid < scan_end_rowid;
-        return whole;
-      });
-      if (scanned != IndexScan::Unsupported) return whole;
+      // The index has one entry per row: when as many have a person_id in the range as the scan
+      // read, the scanned rows are all of them (persons absent from PERSON too, stricter than needed).
+      std::int64_t indexed_rows = 0;
+      if (pages_->CountIndex(drug_index_root_page_, first_id, last_id, indexed_rows) == IndexScan::Done) return indexed_rows == scanned_rows;
     }
     // By SQLite: each listed person's first and last rowid.
     const auto failed = [&]() { return tl::unexpected(StorageError(db_.get(), "cannot read OMOP rows", path_)); };

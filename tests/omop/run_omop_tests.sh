@@ -67,6 +67,13 @@ first_person_at_end="CREATE TABLE scratch AS SELECT rowid AS moved FROM drug_exp
   DELETE FROM drug_exposure WHERE rowid IN scratch; DROP TABLE scratch;"
 unordered first_person_at_end "$first_person_at_end"
 unordered first_person_at_end_wal "$first_person_at_end PRAGMA journal_mode = WAL;"  # the checks through SQLite
+# The page reader reads leaf pages in runs of consecutive page numbers: the same results with small
+# pages (deeper trees, runs cut by the window) and with the table's pages interleaved with another's.
+variant small_pages "PRAGMA page_size = 1024; VACUUM;"
+variant interleaved_pages "CREATE TABLE moved AS SELECT * FROM drug_exposure WHERE 0; CREATE TABLE filler (x);
+  CREATE TRIGGER interleave AFTER INSERT ON moved BEGIN INSERT INTO filler VALUES (randomblob(300)); END;
+  INSERT INTO moved SELECT * FROM drug_exposure ORDER BY rowid; DROP TRIGGER interleave; DROP TABLE drug_exposure;
+  ALTER TABLE moved RENAME TO drug_exposure; CREATE INDEX idx_drug_exposure_person_id ON drug_exposure (person_id);"
 # Storage the page reader handles itself (dates as day numbers, as seconds in REAL) or leaves to SQLite
 # (WAL mode, rows on overflow pages, text where a number is expected) gives the same results.
 variant day_number_dates "UPDATE drug_exposure SET drug_exposure_start_date = CAST(julianday(drug_exposure_start_date) - 2440587.5 AS INTEGER),

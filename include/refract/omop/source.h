@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -84,9 +85,12 @@ struct Progress {
 struct RunOptions {
   ScreenOptions screen;
   int threads = 1;
-  std::int64_t persons_per_chunk = 2000;
+  std::int64_t persons_per_chunk = 500;
   std::function<void(const Progress&)> on_progress;  ///< May be empty; called under a lock.
   std::function<void(std::string_view)> on_rows;     ///< CSV lines of each chunk, in person id order.
+  /// What Source::PersonIds gave, when the caller read it already (say while the KB loaded); else
+  /// the run reads it first.
+  std::optional<std::vector<std::int64_t>> person_ids;
 };
 
 /// Screens every person of the source. Results (the CSV lines given to on_rows and the summary)
