@@ -78,6 +78,7 @@ class PageFile {
   std::vector<std::uint8_t> window_;  // pages window_first_ .. window_first_ + window_pages_ - 1
   std::uint32_t window_first_ = 0;
   std::uint32_t window_pages_ = 0;
+  std::uint32_t window_pages_most_ = 1;
   std::vector<std::vector<std::uint8_t>> levels_;
 };
 

@@ -5,6 +5,7 @@
 #include "internal.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <bit>
 #include <charconv>
@@ -63,7 +64,7 @@ int DaysInMonth(int year, int month) {
 
 // Days since 1970-01-01 of a valid proleptic Gregorian date (what sys_days{year_month_day} gives,
 // without its general-purpose checks; H. Hinnant's days_from_civil).
-long DaysFromCivil(int year, int month, int day) {
+constexpr long DaysFromCivil(int year, int month, int day) {
   const int shifted_year = month <= 2 ? year - 1 : year;
   const int era = (shifted_year >= 0 ? shifted_year : shifted_year - 399) / 400;
   const int year_of_era = shifted_year - era * 400;
@@ -71,6 +72,24 @@ long DaysFromCivil(int year, int month, int day) {
   const int day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
   return static_cast<long>(era) * 146097 + day_of_era - 719468;
 }
+
+// The same by table for the years CDM dates fall in: day number of each 1 January, and the days
+// before each month in common and leap years.
+constexpr int kFirstTableYear = 1800;
+constexpr int kTableYears = 400;
+struct YearStarts {
+  std::array<std::int32_t, kTableYears + 1> first_day{};
+};
+constexpr YearStarts MakeYearStarts() {
+  YearStarts starts;
+  for (int year_idx = 0; year_idx <= kTableYears; ++year_idx) {
+    starts.first_day[static_cast<std::size_t>(year_idx)] = static_cast<std::int32_t>(DaysFromCivil(kFirstTableYear + year_idx, 1, 1));
+  }
+  return starts;
+}
+constexpr YearStarts kYearStarts = MakeYearStarts();
+constexpr std::int16_t kDaysBefore[2][13] = {{0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334, 365},
+                                             {0, 31, 60, 91, 121, 152, 182, 213, 244, 274, 305, 335, 366}};
 
 }  // namespace
 
@@ -81,7 +100,16 @@ std::optional<Date> ParseCdmDate(std::string_view text) {
     const int year = Digits(base, 4);
     const int month = Digits(base + 5, 2);
     const int day = Digits(base + 8, 2);
-    if (month < 1 || month > 12 || day < 1 || day > DaysInMonth(year, month)) return std::nullopt;
+    if (month < 1 || month > 12 || day < 1) return std::nullopt;
+    const auto year_idx = static_cast<unsigned>(year - kFirstTableYear);
+    if (year_idx < static_cast<unsigned>(kTableYears)) {
+      const std::int32_t first_day = kYearStarts.first_day[year_idx];
+      const int leap = kYearStarts.first_day[year_idx + 1] - first_day - 365;
+      const int before = kDaysBefore[leap][month - 1];
+      if (day > kDaysBefore[leap][month] - before) return std::nullopt;
+      return Date{std::chrono::sys_days{std::chrono::days{first_day + before + day - 1}}};
+    }
+    if (day > DaysInMonth(year, month)) return std::nullopt;
     return Date{std::chrono::sys_days{std::chrono::days{DaysFromCivil(year, month, day)}}};
   }
   if (text.size() >= 10 && text[4] == '-' && text[7] == '-') {

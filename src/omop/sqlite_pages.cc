@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <cstring>
 
@@ -52,6 +53,15 @@ inline std::int64_t BigEndianInteger(const std::uint8_t* body, std::size_t lengt
   std::uint64_t bits = body[0] & 0x80 ? ~std::uint64_t{0} : 0;
   for (std::size_t byte_idx = 0; byte_idx < length; ++byte_idx) bits = bits << 8 | body[byte_idx];
   return static_cast<std::int64_t>(bits);
+}
+
+// The same from a buffer with at least 8 readable bytes at `body` (the page window has slack after
+// its last page): one load, a byte swap and an arithmetic shift.
+inline std::int64_t BigEndianIntegerPadded(const std::uint8_t* body, std::size_t length) {
+  std::uint64_t bits = 0;
+  std::memcpy(&bits, body, sizeof bits);
+  if constexpr (std::endian::native == std::endian::little) bits = __builtin_bswap64(bits);
+  return static_cast<std::int64_t>(bits) >> (64 - 8 * length);
 }
 
 constexpr std::size_t kIntBytes[] = {0, 1, 2, 3, 4, 6, 8};
@@ -108,6 +118,7 @@ bool ReadAll(int fd, std::uint8_t* into, std::size_t size, std::size_t offset) {
 }
 
 constexpr std::size_t kWindowBytes = 128 * 1024;
+constexpr std::size_t kWindowSlack = 8;  // readable bytes after the last page (BigEndianIntegerPadded)
 
 }  // namespace
 
@@ -131,7 +142,8 @@ std::unique_ptr<PageFile> PageFile::Open(const std::string& path) {
   file->usable_size_ = page_size - header[20];
   file->page_count_ = static_cast<std::size_t>(info.st_size) / page_size;
   file->wal_ = header[18] == 2 || header[19] == 2;
-  file->window_.resize(std::max<std::size_t>(page_size, kWindowBytes));
+  file->window_pages_most_ = static_cast<std::uint32_t>(std::max<std::size_t>(1, kWindowBytes / page_size));
+  file->window_.resize(static_cast<std::size_t>(file->window_pages_most_) * page_size + kWindowSlack);
   file->levels_.resize(kMaxDepth);
   return file;
 }
@@ -139,7 +151,7 @@ std::unique_ptr<PageFile> PageFile::Open(const std::string& path) {
 const std::uint8_t* PageFile::Fetch(std::uint32_t number, std::uint32_t run) {
   if (number == 0 || number > page_count_) return nullptr;
   if (number >= window_first_ && number - window_first_ < window_pages_) return window_.data() + static_cast<std::size_t>(number - window_first_) * page_size_;
-  const std::size_t most = std::min<std::size_t>(window_.size() / page_size_, page_count_ - number + 1);
+  const std::size_t most = std::min<std::size_t>(window_pages_most_, page_count_ - number + 1);
   const std::size_t pages = std::clamp<std::size_t>(run, 1, most);
   window_pages_ = 0;
   if (!ReadAll(fd_, window_.data(), pages * page_size_, static_cast<std::size_t>(number - 1) * page_size_)) return nullptr;
@@ -186,7 +198,7 @@ PageScan PageFile::Scan(std::uint32_t root_page, std::int64_t first_rowid, int c
   };
   Level path[kMaxDepth];
   int depth = 0;
-  const auto most_run = static_cast<std::uint32_t>(window_.size() / page_size_);
+  const auto most_run = window_pages_most_;
   std::vector<RecordValue> values(static_cast<std::size_t>(columns));
   std::uint32_t number = root_page;
   std::uint32_t run = 1;
@@ -248,12 +260,11 @@ PageScan PageFile::Scan(std::uint32_t root_page, std::int64_t first_rowid, int c
             length = kIntBytes[serial];
             if (body + length > record_end) return PageScan::Unsupported;
             value.kind = RecordValue::Kind::Integer;
-            value.integer = BigEndianInteger(body, length);
+            value.integer = BigEndianIntegerPadded(body, length);
           } else if (serial == 7) {
             length = 8;
             if (body + length > record_end) return PageScan::Unsupported;
-            std::uint64_t bits = 0;
-            for (std::size_t byte_idx = 0; byte_idx < 8; ++byte_idx) bits = bits << 8 | body[byte_idx];
+            const std::int64_t bits = BigEndianIntegerPadded(body, 8);
             value.kind = RecordValue::Kind::Real;
             std::memcpy(&value.real, &bits, sizeof bits);
           } else if (serial == 8 || serial == 9) {
@@ -345,7 +356,7 @@ IndexScan PageFile::CountBelow(std::uint32_t number, std::uint32_t run, int dept
     return IndexScan::Done;
   }
   const Interior links{page, header, cells, page_size_};
-  const auto most_run = static_cast<std::uint32_t>(window_.size() / page_size_);
+  const auto most_run = window_pages_most_;
   const auto descend = [&](std::uint32_t child_idx) {
     const std::uint32_t child = links.Child(child_idx);
     const bool in_window = child >= window_first_ && child - window_first_ < window_pages_;
