@@ -124,6 +124,101 @@ std::optional<std::int64_t> IntColumn(sqlite3_stmt* stmt, int column) {
   return sqlite3_column_int64(stmt, column);
 }
 
+// Readings of a stored record value the way the sqlite3_column_* calls of the SQL path read it;
+// false (the chunk goes through SQLite) where that would need one of SQLite's conversions.
+std::optional<Date> RecordDate(const RecordValue& value) {
+  switch (value.kind) {
+    case RecordValue::Kind::Null: return std::nullopt;
+    case RecordValue::Kind::Integer: return DateFromNumber(static_cast<double>(value.integer));
+    case RecordValue::Kind::Real: return DateFromNumber(value.real);
+    case RecordValue::Kind::Text:
+    case RecordValue::Kind::Blob: return ParseCdmDate(value.text);
+  }
+  return std::nullopt;
+}
+bool RecordInteger(const RecordValue& value, std::optional<std::int64_t>& out) {
+  if (value.kind == RecordValue::Kind::Null) {
+    out.reset();
+    return true;
+  }
+  if (value.kind != RecordValue::Kind::Integer) return false;
+  out = value.integer;
+  return true;
+}
+bool RecordDouble(const RecordValue& value, std::optional<double>& out) {
+  switch (value.kind) {
+    case RecordValue::Kind::Null: out.reset(); return true;
+    case RecordValue::Kind::Integer: out = static_cast<double>(value.integer); return true;
+    case RecordValue::Kind::Real: out = value.real; return true;
+    default: return false;
+  }
+}
+
+// Where a rowid table's columns sit in its records, and its person_id index (sqlite_pages.cc reads both).
+struct TablePages {
+  std::uint32_t root_page = 0;
+  std::uint32_t index_root_page = 0;  // 0: no ordinary ascending index on person_id
+  std::vector<int> positions;         // record positions of the columns asked for, in that order
+  int record_columns = 0;             // how many leading columns a row's reading decodes
+  Stmt first_rowid;                   // the rowid of the first row with person_id >= ?, by the index
+};
+
+// Fills `table` for reading from the file's pages when that is safe: a rowid table without hidden or
+// generated columns, none of the named columns the rowid itself (INTEGER PRIMARY KEY, absent from
+// the record). False otherwise.
+bool DescribeTable(sqlite3* db, const std::string& table_name, std::span<const char* const> names, TablePages& table) {
+  sqlite3_stmt* raw = nullptr;
+  if (sqlite3_prepare_v2(db, "SELECT rootpage, sql FROM sqlite_master WHERE type = 'table' AND lower(name) = lower(?)", -1, &raw, nullptr) != SQLITE_OK) {
+    return false;
+  }
+  Stmt master(raw);
+  sqlite3_bind_text(raw, 1, table_name.c_str(), -1, SQLITE_TRANSIENT);
+  if (sqlite3_step(raw) != SQLITE_ROW) return false;
+  const std::int64_t root_page = sqlite3_column_int64(raw, 0);
+  std::string sql = Text(raw, 1);
+  std::transform(sql.begin(), sql.end(), sql.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  if (root_page <= 0 || root_page > std::numeric_limits<std::uint32_t>::max() || sql.find("without rowid") != std::string::npos) return false;
+  if (sqlite3_prepare_v2(db, "SELECT cid, lower(name), hidden, pk, lower(type) FROM pragma_table_xinfo(?)", -1, &raw, nullptr) != SQLITE_OK) return false;
+  Stmt columns(raw);
+  sqlite3_bind_text(raw, 1, table_name.c_str(), -1, SQLITE_TRANSIENT);
+  std::vector<int> positions(names.size(), -1);
+  int primary_keys = 0;
+  bool integer_key_needed = false;
+  while (sqlite3_step(raw) == SQLITE_ROW) {
+    if (sqlite3_column_int(raw, 2) != 0) return false;  // generated or hidden columns change the record layout
+    const std::string name = Text(raw, 1);
+    const bool integer_key = sqlite3_column_int(raw, 3) != 0 && Text(raw, 4) == "integer";
+    primary_keys += sqlite3_column_int(raw, 3) != 0 ? 1 : 0;
+    for (std::size_t name_idx = 0; name_idx < names.size(); ++name_idx) {
+      if (name != names[name_idx]) continue;
+      positions[name_idx] = sqlite3_column_int(raw, 0);
+      integer_key_needed = integer_key_needed || integer_key;
+    }
+  }
+  // A column that is the rowid (INTEGER PRIMARY KEY) is not in the record: left to SQLite.
+  if (integer_key_needed && primary_keys == 1) return false;
+  if (std::any_of(positions.begin(), positions.end(), [](int position) { return position < 0; })) return false;
+  // An ordinary ascending index on person_id (binary collation, not partial): the check that each
+  // person was read whole counts its entries.
+  table.index_root_page = 0;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT master.rootpage FROM pragma_index_list(?1) AS list JOIN sqlite_master AS master ON master.type = 'index' "
+                         "AND master.name = list.name AND lower(master.tbl_name) = lower(?1), pragma_index_xinfo(list.name) AS info WHERE list.partial = 0 "
+                         "AND info.seqno = 0 AND lower(info.name) = 'person_id' AND info.desc = 0 AND upper(info.coll) = 'BINARY' LIMIT 1",
+                         -1, &raw, nullptr) == SQLITE_OK) {
+    Stmt index(raw);
+    sqlite3_bind_text(raw, 1, table_name.c_str(), -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(raw) == SQLITE_ROW) {
+      const std::int64_t index_root = sqlite3_column_int64(raw, 0);
+      if (index_root > 0 && index_root <= std::numeric_limits<std::uint32_t>::max()) table.index_root_page = static_cast<std::uint32_t>(index_root);
+    }
+  }
+  table.root_page = static_cast<std::uint32_t>(root_page);
+  table.positions = std::move(positions);
+  table.record_columns = *std::max_element(table.positions.begin(), table.positions.end()) + 1;
+  return true;
+}
+
 std::string Placeholders(std::size_t count) {
   std::string out;
   for (std::size_t idx = 0; idx < count; ++idx) out += idx == 0 ? "?" : ",?";
@@ -131,6 +226,10 @@ std::string Placeholders(std::size_t count) {
 }
 
 class SqliteReader final : public PersonReader {
+  // How a chunk's rows came off the pages: all of them, or not (rows out of person order, or some
+  // elsewhere in the table), or not at all (something the page reader leaves to SQLite).
+  enum class PageRead : std::uint8_t { Read, OutOfOrder, Unsupported };
+
  public:
   SqliteReader(Db db, std::string path, ReadFilter filter) : db_(std::move(db)), path_(std::move(path)), filter_(std::move(filter)) {}
 
@@ -183,6 +282,28 @@ class SqliteReader final : public PersonReader {
                                        " AND observation_concept_id" + in + " ORDER BY person_id");
       }
     }
+    if (ok) {
+      // The other tables from their pages too, where each has a person_id index to check chunks against.
+      static constexpr const char* kPerson[] = {"person_id", "year_of_birth"};
+      static constexpr const char* kPeriod[] = {"person_id", "observation_period_start_date", "observation_period_end_date"};
+      static constexpr const char* kCondition[] = {"person_id", "condition_concept_id", "condition_start_date"};
+      static constexpr const char* kProcedure[] = {"person_id", "procedure_concept_id", "procedure_date"};
+      static constexpr const char* kMeasurement[] = {"person_id", "measurement_concept_id", "measurement_date", "value_as_number"};
+      static constexpr const char* kObservation[] = {"person_id", "observation_concept_id", "observation_date", "value_as_number"};
+      OpenTablePages("person", kPerson, person_pages_);
+      OpenTablePages("observation_period", kPeriod, period_pages_);
+      if (condition_) OpenTablePages("condition_occurrence", kCondition, condition_pages_);
+      if (procedure_) OpenTablePages("procedure_occurrence", kProcedure, procedure_pages_);
+      if (measurement_) OpenTablePages("measurement", kMeasurement, measurement_pages_);
+      if (observation_) OpenTablePages("observation", kObservation, observation_pages_);
+      const auto sorted = [](std::vector<ConceptId> ids) {
+        std::sort(ids.begin(), ids.end());
+        return ids;
+      };
+      condition_ids_ = sorted(filter_.condition_ids);
+      procedure_ids_ = sorted(filter_.procedure_ids);
+      score_ids_ = sorted(filter_.score_ids);
+    }
     return ok;
   }
 
@@ -195,34 +316,80 @@ class SqliteReader final : public PersonReader {
   Result<bool> ReadInto(std::int64_t first_id, std::int64_t last_id, std::vector<PersonRows>& persons) override {
     // Reuse the persons (and the capacity of their row vectors) left from the previous chunk.
     std::size_t count = 0;
-    if (auto ok = Run(person_.get(), first_id, last_id, {}, [&](sqlite3_stmt* stmt) {
-          if (count == persons.size()) persons.emplace_back();
-          PersonRows& person = persons[count++];
-          person.person_id = sqlite3_column_int64(stmt, 0);
-          person.year_of_birth.reset();
-          if (const auto year = IntColumn(stmt, 1)) person.year_of_birth = static_cast<int>(*year);
-          person.observation_periods.clear();
-          person.drug_exposures.clear();
-          person.conditions.clear();
-          person.procedures.clear();
-          person.scores.clear();
-        });
-        !ok) {
-      return tl::unexpected(ok.error());
+    const auto add_person = [&](std::int64_t person_id, std::optional<std::int64_t> year_of_birth) {
+      if (count == persons.size()) persons.emplace_back();
+      PersonRows& person = persons[count++];
+      person.person_id = person_id;
+      person.year_of_birth.reset();
+      if (year_of_birth) person.year_of_birth = static_cast<int>(*year_of_birth);
+      person.observation_periods.clear();
+      person.drug_exposures.clear();
+      person.conditions.clear();
+      person.procedures.clear();
+      person.scores.clear();
+    };
+    bool from_pages = false;
+    if (person_pages_) {
+      auto read = ReadTablePages(*person_pages_, first_id, last_id, [&](std::int64_t person_id, const std::vector<RecordValue>& values) {
+        std::optional<std::int64_t> year;
+        if (!RecordInteger(values[static_cast<std::size_t>(person_pages_->positions[1])], year)) return RecordStep::Unsupported;
+        add_person(person_id, year);
+        return RecordStep::Next;
+      });
+      if (!read) return tl::unexpected(read.error());
+      from_pages = *read == PageRead::Read;
+    }
+    if (!from_pages) {
+      count = 0;
+      auto ok = Run(person_.get(), first_id, last_id, {}, [&](sqlite3_stmt* stmt) { add_person(sqlite3_column_int64(stmt, 0), IntColumn(stmt, 1)); });
+      if (!ok) return tl::unexpected(ok.error());
     }
     persons.resize(count);
     // Each table is sorted by person_id, as is `persons`: advance a cursor instead of searching.
-    const auto for_person = [&](std::int64_t id, std::size_t& cursor) -> PersonRows* {
+    std::size_t cursor = 0;
+    const auto for_person = [&](std::int64_t id) -> PersonRows* {
       while (cursor < persons.size() && persons[cursor].person_id < id) ++cursor;
       return cursor < persons.size() && persons[cursor].person_id == id ? &persons[cursor] : nullptr;
     };
-    std::size_t cursor = 0;
-    auto ok = Run(period_.get(), first_id, last_id, {}, [&](sqlite3_stmt* stmt) {
-      PersonRows* person = for_person(sqlite3_column_int64(stmt, 0), cursor);
-      const auto start = DateColumn(stmt, 1);
-      const auto end = DateColumn(stmt, 2);
-      if (person != nullptr && start && end) person->observation_periods.push_back(ObservationPeriodRow{*start, *end});
-    });
+    // A table from its pages when it can be; else (or when the pages did not hold the chunk's rows)
+    // the rows it added are cleared and its SQL statement reads them.
+    const auto read_table = [&](std::optional<TablePages>& pages, auto&& on_page_row, auto&& clear, sqlite3_stmt* stmt, const std::vector<ConceptId>& ids,
+                                auto&& on_sql_row) -> Result<bool> {
+      if (pages) {
+        cursor = 0;
+        auto read = ReadTablePages(*pages, first_id, last_id, [&](std::int64_t person_id, const std::vector<RecordValue>& values) {
+          PersonRows* person = for_person(person_id);
+          return person == nullptr ? RecordStep::Next : on_page_row(*person, values, pages->positions);
+        });
+        if (!read) return tl::unexpected(read.error());
+        if (*read == PageRead::Read) return true;
+        for (PersonRows& person : persons) clear(person);
+      }
+      cursor = 0;
+      return Run(stmt, first_id, last_id, ids, [&](sqlite3_stmt* row) { on_sql_row(for_person(sqlite3_column_int64(row, 0)), row); });
+    };
+    const auto value = [](const std::vector<RecordValue>& values, const std::vector<int>& at, std::size_t column) -> const RecordValue& {
+      return values[static_cast<std::size_t>(at[column])];
+    };
+    const auto listed = [](const std::vector<ConceptId>& ids, const RecordValue& concept_id, bool& supported) {
+      supported = concept_id.kind == RecordValue::Kind::Integer;
+      return supported && std::binary_search(ids.begin(), ids.end(), concept_id.integer);
+    };
+
+    auto ok = read_table(
+        period_pages_,
+        [&](PersonRows& person, const std::vector<RecordValue>& values, const std::vector<int>& at) {
+          const auto start = RecordDate(value(values, at, 1));
+          const auto end = RecordDate(value(values, at, 2));
+          if (start && end) person.observation_periods.push_back(ObservationPeriodRow{*start, *end});
+          return RecordStep::Next;
+        },
+        [](PersonRows& person) { person.observation_periods.clear(); }, period_.get(), {},
+        [](PersonRows* person, sqlite3_stmt* stmt) {
+          const auto start = DateColumn(stmt, 1);
+          const auto end = DateColumn(stmt, 2);
+          if (person != nullptr && start && end) person->observation_periods.push_back(ObservationPeriodRow{*start, *end});
+        });
     if (ok) {
       Result<bool> sequential = false;
       if (drug_scan_) sequential = ReadDrugsSequentially(first_id, last_id, persons);
@@ -231,31 +398,71 @@ class SqliteReader final : public PersonReader {
         // Rowid order does not follow person_id here: the indexed path, a search per row.
         for (PersonRows& person : persons) person.drug_exposures.clear();
         cursor = 0;
-        ok = Run(drug_.get(), first_id, last_id, {}, [&](sqlite3_stmt* stmt) {
-          PersonRows* person = for_person(sqlite3_column_int64(stmt, 0), cursor);
-          AddDrugRow(stmt, person);
-        });
+        ok = Run(drug_.get(), first_id, last_id, {}, [&](sqlite3_stmt* stmt) { AddDrugRow(stmt, for_person(sqlite3_column_int64(stmt, 0))); });
       }
     }
-    cursor = 0;
-    if (ok && condition_) ok = Run(condition_.get(), first_id, last_id, filter_.condition_ids, [&](sqlite3_stmt* stmt) {
-      PersonRows* person = for_person(sqlite3_column_int64(stmt, 0), cursor);
-      const auto start = DateColumn(stmt, 2);
-      if (person != nullptr && start) person->conditions.push_back(ConditionRow{sqlite3_column_int64(stmt, 1), *start});
-    });
-    cursor = 0;
-    if (ok && procedure_) ok = Run(procedure_.get(), first_id, last_id, filter_.procedure_ids, [&](sqlite3_stmt* stmt) {
-      PersonRows* person = for_person(sqlite3_column_int64(stmt, 0), cursor);
+    if (ok && condition_) {
+      ok = read_table(
+          condition_pages_,
+          [&](PersonRows& person, const std::vector<RecordValue>& values, const std::vector<int>& at) {
+            bool supported = false;
+            if (!listed(condition_ids_, value(values, at, 1), supported)) return supported ? RecordStep::Next : RecordStep::Unsupported;
+            const auto start = RecordDate(value(values, at, 2));
+            if (start) person.conditions.push_back(ConditionRow{value(values, at, 1).integer, *start});
+            return RecordStep::Next;
+          },
+          [](PersonRows& person) { person.conditions.clear(); }, condition_.get(), filter_.condition_ids,
+          [](PersonRows* person, sqlite3_stmt* stmt) {
+            const auto start = DateColumn(stmt, 2);
+            if (person != nullptr && start) person->conditions.push_back(ConditionRow{sqlite3_column_int64(stmt, 1), *start});
+          });
+    }
+    if (ok && procedure_) {
+      ok = read_table(
+          procedure_pages_,
+          [&](PersonRows& person, const std::vector<RecordValue>& values, const std::vector<int>& at) {
+            bool supported = false;
+            if (!listed(procedure_ids_, value(values, at, 1), supported)) return supported ? RecordStep::Next : RecordStep::Unsupported;
+            const auto date = RecordDate(value(values, at, 2));
+            if (date) person.procedures.push_back(ProcedureRow{value(values, at, 1).integer, *date});
+            return RecordStep::Next;
+          },
+          [](PersonRows& person) { person.procedures.clear(); }, procedure_.get(), filter_.procedure_ids,
+          [](PersonRows* person, sqlite3_stmt* stmt) {
+            const auto date = DateColumn(stmt, 2);
+            if (person != nullptr && date) person->procedures.push_back(ProcedureRow{sqlite3_column_int64(stmt, 1), *date});
+          });
+    }
+    // PHQ-9 totals from measurement, then observation: one table's rows are cleared only when that
+    // table's pages fail, so the observation pass keeps the measurement rows already added.
+    const auto score_from_page = [&](PersonRows& person, const std::vector<RecordValue>& values, const std::vector<int>& at) {
+      bool supported = false;
+      if (!listed(score_ids_, value(values, at, 1), supported)) return supported ? RecordStep::Next : RecordStep::Unsupported;
+      std::optional<double> number;
+      if (!RecordDouble(value(values, at, 3), number)) return RecordStep::Unsupported;
+      const auto date = RecordDate(value(values, at, 2));
+      if (date) person.scores.push_back(ScoreRow{value(values, at, 1).integer, *date, number});
+      return RecordStep::Next;
+    };
+    const auto score_from_sql = [](PersonRows* person, sqlite3_stmt* stmt) {
       const auto date = DateColumn(stmt, 2);
-      if (person != nullptr && date) person->procedures.push_back(ProcedureRow{sqlite3_column_int64(stmt, 1), *date});
-    });
-    for (sqlite3_stmt* scores : {measurement_.get(), observation_.get()}) {
-      cursor = 0;
-      if (ok && scores != nullptr) ok = Run(scores, first_id, last_id, filter_.score_ids, [&](sqlite3_stmt* stmt) {
-        PersonRows* person = for_person(sqlite3_column_int64(stmt, 0), cursor);
-        const auto date = DateColumn(stmt, 2);
-        if (person != nullptr && date) person->scores.push_back(ScoreRow{sqlite3_column_int64(stmt, 1), *date, DoubleColumn(stmt, 3)});
-      });
+      if (person != nullptr && date) person->scores.push_back(ScoreRow{sqlite3_column_int64(stmt, 1), *date, DoubleColumn(stmt, 3)});
+    };
+    std::vector<std::size_t> scores_before;  // each person's scores before the table being read
+    const auto keep_scores_before = [&]() {
+      scores_before.resize(persons.size());
+      for (std::size_t person_idx = 0; person_idx < persons.size(); ++person_idx) scores_before[person_idx] = persons[person_idx].scores.size();
+    };
+    const auto clear_new_scores = [&](PersonRows& person) {
+      person.scores.resize(scores_before[static_cast<std::size_t>(&person - persons.data())]);
+    };
+    if (ok && measurement_) {
+      keep_scores_before();
+      ok = read_table(measurement_pages_, score_from_page, clear_new_scores, measurement_.get(), filter_.score_ids, score_from_sql);
+    }
+    if (ok && observation_) {
+      keep_scores_before();
+      ok = read_table(observation_pages_, score_from_page, clear_new_scores, observation_.get(), filter_.score_ids, score_from_sql);
     }
     if (!ok) return tl::unexpected(ok.error());
     return true;
@@ -293,7 +500,7 @@ class SqliteReader final : public PersonReader {
     const std::int64_t scan_first_rowid = sqlite3_column_int64(first, 0);
     sqlite3_reset(first);
 
-    if (pages_) {
+    if (drug_pages_) {
       std::int64_t scan_end_rowid = std::numeric_limits<std::int64_t>::max();
       std::int64_t scanned_rows = 0;
       const PageRead read = ReadDrugPages(first_id, last_id, scan_first_rowid, persons, scan_end_rowid, scanned_rows);
@@ -331,74 +538,90 @@ class SqliteReader final : public PersonReader {
     return ReadWhole(first_id, last_id, persons, scan_first_rowid, scan_end_rowid, scanned_rows);
   }
 
-  // The drug_exposure table's leaf pages straight from the file, when that is safe: a rowid table
-  // (no generated columns) in a UTF-8 database that is not in WAL mode, read inside a read
-  // transaction this reader holds from here on, so that no writer changes the file meanwhile.
-  void OpenDrugPages() {
+  // The read transaction and the file for reading tables from their pages: in a UTF-8 database
+  // that is not in WAL mode, inside a read transaction this reader holds from here on, so that no
+  // writer changes the file meanwhile. False when the pages are not to be read.
+  bool OpenPageFile() {
+    if (pages_) return true;
+    if (page_file_failed_) return false;
+    page_file_failed_ = true;
     const char* file_name = sqlite3_db_filename(db_.get(), "main");
-    if (file_name == nullptr || *file_name == '\0') return;
-    sqlite3_stmt* raw = nullptr;
-    if (sqlite3_prepare_v2(db_.get(), "SELECT rootpage, sql FROM sqlite_master WHERE type = 'table' AND lower(name) = 'drug_exposure'", -1, &raw,
-                           nullptr) != SQLITE_OK) {
-      return;
-    }
-    Stmt master(raw);
-    if (sqlite3_step(raw) != SQLITE_ROW) return;
-    const std::int64_t root_page = sqlite3_column_int64(raw, 0);
-    std::string sql = Text(raw, 1);
-    std::transform(sql.begin(), sql.end(), sql.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-    if (root_page <= 0 || root_page > std::numeric_limits<std::uint32_t>::max() || sql.find("without rowid") != std::string::npos) return;
-    if (sqlite3_prepare_v2(db_.get(), "SELECT cid, lower(name), hidden, pk, lower(type) FROM pragma_table_xinfo('drug_exposure')", -1, &raw, nullptr) !=
-        SQLITE_OK) {
-      return;
-    }
-    Stmt columns(raw);
-    static constexpr const char* kNames[] = {"person_id", "drug_exposure_id", "drug_concept_id", "drug_exposure_start_date",
-                                             "drug_exposure_end_date", "quantity", "days_supply"};
-    std::array<int, 7> positions{};
-    positions.fill(-1);
-    int primary_keys = 0;
-    bool integer_key_needed = false;
-    while (sqlite3_step(raw) == SQLITE_ROW) {
-      if (sqlite3_column_int(raw, 2) != 0) return;  // generated or hidden columns change the record layout
-      const std::string name = Text(raw, 1);
-      const bool integer_key = sqlite3_column_int(raw, 3) != 0 && Text(raw, 4) == "integer";
-      primary_keys += sqlite3_column_int(raw, 3) != 0 ? 1 : 0;
-      for (std::size_t name_idx = 0; name_idx < positions.size(); ++name_idx) {
-        if (name != kNames[name_idx]) continue;
-        positions[name_idx] = sqlite3_column_int(raw, 0);
-        integer_key_needed = integer_key_needed || integer_key;
-      }
-    }
-    // A column that is the rowid (INTEGER PRIMARY KEY) is not in the record: left to SQLite.
-    if (integer_key_needed && primary_keys == 1) return;
-    if (std::any_of(positions.begin(), positions.end(), [](int position) { return position < 0; })) return;
-    if (sqlite3_exec(db_.get(), "BEGIN; SELECT 1 FROM drug_exposure LIMIT 1", nullptr, nullptr, nullptr) != SQLITE_OK) return;
+    if (file_name == nullptr || *file_name == '\0') return false;
+    if (sqlite3_exec(db_.get(), "BEGIN; SELECT 1 FROM person LIMIT 1", nullptr, nullptr, nullptr) != SQLITE_OK) return false;
     auto file = PageFile::Open(file_name);
     if (!file || file->Wal()) {
       sqlite3_exec(db_.get(), "COMMIT", nullptr, nullptr, nullptr);
-      return;
-    }
-    // An ordinary ascending index on person_id (binary collation, not partial): the check that each
-    // person was read whole walks its entries too.
-    if (sqlite3_prepare_v2(db_.get(),
-                           "SELECT master.rootpage FROM pragma_index_list('drug_exposure') AS list JOIN sqlite_master AS master ON master.type = 'index' "
-                           "AND master.name = list.name, pragma_index_xinfo(list.name) AS info WHERE list.partial = 0 AND info.seqno = 0 AND "
-                           "lower(info.name) = 'person_id' AND info.desc = 0 AND upper(info.coll) = 'BINARY' LIMIT 1",
-                           -1, &raw, nullptr) == SQLITE_OK) {
-      Stmt index(raw);
-      if (sqlite3_step(raw) == SQLITE_ROW) {
-        const std::int64_t index_root = sqlite3_column_int64(raw, 0);
-        if (index_root > 0 && index_root <= std::numeric_limits<std::uint32_t>::max()) drug_index_root_page_ = static_cast<std::uint32_t>(index_root);
-      }
+      return false;
     }
     pages_ = std::move(file);
-    drug_root_page_ = static_cast<std::uint32_t>(root_page);
-    drug_positions_ = positions;
-    drug_record_columns_ = *std::max_element(positions.begin(), positions.end()) + 1;
+    page_file_failed_ = false;
+    return true;
   }
 
-  enum class PageRead : std::uint8_t { Read, OutOfOrder, Unsupported };
+  // The drug_exposure table's leaf pages straight from the file, when that is safe (DescribeTable).
+  void OpenDrugPages() {
+    static constexpr const char* kNames[] = {"person_id", "drug_exposure_id", "drug_concept_id", "drug_exposure_start_date",
+                                             "drug_exposure_end_date", "quantity", "days_supply"};
+    TablePages table;
+    if (!DescribeTable(db_.get(), "drug_exposure", kNames, table) || !OpenPageFile()) return;
+    drug_index_root_page_ = table.index_root_page;
+    drug_root_page_ = table.root_page;
+    std::copy(table.positions.begin(), table.positions.end(), drug_positions_.begin());
+    drug_record_columns_ = table.record_columns;
+    drug_pages_ = true;
+  }
+
+  // Another table read from its pages chunk by chunk (ReadTablePages), when it has a person_id index
+  // to check each chunk against; else it stays with its SQL statement.
+  void OpenTablePages(const std::string& table_name, std::span<const char* const> names, std::optional<TablePages>& out) {
+    TablePages table;
+    if (!DescribeTable(db_.get(), table_name, names, table) || table.index_root_page == 0) return;
+    auto first_rowid = Prepare(db_.get(), "SELECT rowid FROM " + table_name + " WHERE person_id >= ? ORDER BY person_id LIMIT 1", path_);
+    if (!first_rowid || !OpenPageFile()) return;
+    table.first_rowid = std::move(*first_rowid);
+    out = std::move(table);
+  }
+
+  // Reads the rows of persons first_id..last_id of a table from its pages in rowid order, from the
+  // range's first row (by the index) to the first row of a later person, giving each row's person_id
+  // and values to on_row (which may say Unsupported). Read when person_ids never decreased on the way
+  // and the person_id index has exactly as many entries in the range as rows were read, so that the
+  // rows read are all of the range's rows; otherwise the caller discards them and uses SQL.
+  template <class OnRow>
+  Result<PageRead> ReadTablePages(TablePages& table, std::int64_t first_id, std::int64_t last_id, OnRow&& on_row) {
+    sqlite3_stmt* first = table.first_rowid.get();
+    sqlite3_reset(first);
+    sqlite3_bind_int64(first, 1, first_id);
+    const int status = sqlite3_step(first);
+    if (status != SQLITE_ROW && status != SQLITE_DONE) return tl::unexpected(StorageError(db_.get(), "cannot read OMOP rows", path_));
+    if (status == SQLITE_DONE) return PageRead::Read;  // no row from first_id on: the range has none
+    const std::int64_t scan_first_rowid = sqlite3_column_int64(first, 0);
+    sqlite3_reset(first);
+    std::int64_t previous_id = first_id;
+    std::int64_t scanned_rows = 0;
+    bool out_of_order = false;
+    const std::vector<int>& at = table.positions;
+    const PageScan scanned =
+        pages_->Scan(table.root_page, scan_first_rowid, table.record_columns, [&](std::int64_t /*rowid*/, const std::vector<RecordValue>& values) {
+          const RecordValue& person_value = values[static_cast<std::size_t>(at[0])];
+          if (person_value.kind != RecordValue::Kind::Integer) return RecordStep::Unsupported;
+          const std::int64_t person_id = person_value.integer;
+          if (person_id > last_id) return RecordStep::Stop;
+          if (person_id < previous_id) {
+            out_of_order = true;
+            return RecordStep::Stop;
+          }
+          previous_id = person_id;
+          ++scanned_rows;
+          return on_row(person_id, values);
+        });
+    if (scanned == PageScan::Unsupported) return PageRead::Unsupported;
+    if (out_of_order) return PageRead::OutOfOrder;
+    std::int64_t indexed_rows = 0;
+    if (pages_->CountIndex(table.index_root_page, first_id, last_id, indexed_rows) != IndexScan::Done) return PageRead::Unsupported;
+    return indexed_rows == scanned_rows ? PageRead::Read : PageRead::OutOfOrder;
+  }
+
 
   // The page-level twin of the scan loop in ReadDrugsSequentially, with the same reading of every
   // value as AddDrugRow (sqlite3_column_int64/value_double/... on the stored value); a value whose
@@ -409,16 +632,6 @@ class SqliteReader final : public PersonReader {
     std::size_t cursor = 0;
     bool out_of_order = false;
     const auto& at = drug_positions_;
-    const auto date_of = [](const RecordValue& value) -> std::optional<Date> {
-      switch (value.kind) {
-        case RecordValue::Kind::Null: return std::nullopt;
-        case RecordValue::Kind::Integer: return DateFromNumber(static_cast<double>(value.integer));
-        case RecordValue::Kind::Real: return DateFromNumber(value.real);
-        case RecordValue::Kind::Text:
-        case RecordValue::Kind::Blob: return ParseCdmDate(value.text);
-      }
-      return std::nullopt;
-    };
     const PageScan scanned = pages_->Scan(drug_root_page_, scan_first_rowid, drug_record_columns_, [&](std::int64_t rowid, const std::vector<RecordValue>& values) {
       const RecordValue& person_value = values[static_cast<std::size_t>(at[0])];
       if (person_value.kind != RecordValue::Kind::Integer) return RecordStep::Unsupported;
@@ -435,7 +648,7 @@ class SqliteReader final : public PersonReader {
       ++scanned_rows;
       while (cursor < persons.size() && persons[cursor].person_id < person_id) ++cursor;
       if (cursor == persons.size() || persons[cursor].person_id != person_id) return RecordStep::Next;
-      const auto start = date_of(values[static_cast<std::size_t>(at[3])]);
+      const auto start = RecordDate(values[static_cast<std::size_t>(at[3])]);
       if (!start) return RecordStep::Next;
       const RecordValue& id = values[static_cast<std::size_t>(at[1])];
       const RecordValue& concept_id = values[static_cast<std::size_t>(at[2])];
@@ -448,7 +661,7 @@ class SqliteReader final : public PersonReader {
       row.drug_exposure_id = id.integer;
       row.drug_concept_id = concept_id.integer;
       row.start = *start;
-      row.end = date_of(values[static_cast<std::size_t>(at[4])]);
+      row.end = RecordDate(values[static_cast<std::size_t>(at[4])]);
       if (quantity.kind == RecordValue::Kind::Integer) row.quantity = static_cast<double>(quantity.integer);
       if (quantity.kind == RecordValue::Kind::Real) row.quantity = quantity.real;
       if (days_supply.kind == RecordValue::Kind::Integer) row.days_supply = days_supply.integer;
@@ -508,7 +721,11 @@ class SqliteReader final : public PersonReader {
   ReadFilter filter_;
   Stmt person_, period_, drug_, condition_, procedure_, measurement_, observation_;
   Stmt drug_first_rowid_, drug_scan_, drug_min_rowid_, drug_max_rowid_;  // empty: no sequential path
-  std::unique_ptr<PageFile> pages_;  // empty: the sequential path steps through SQLite
+  std::unique_ptr<PageFile> pages_;  // empty: no table is read from its pages
+  bool page_file_failed_ = false;
+  bool drug_pages_ = false;          // false: the sequential drug path steps through SQLite
+  std::optional<TablePages> person_pages_, period_pages_, condition_pages_, procedure_pages_, measurement_pages_, observation_pages_;
+  std::vector<ConceptId> condition_ids_, procedure_ids_, score_ids_;  // the filter's ids, sorted
   std::uint32_t drug_root_page_ = 0;
   std::uint32_t drug_index_root_page_ = 0;  // 0: the whole-person check seeks through SQLite
   std::array<int, 7> drug_positions_{};  // record positions of the columns AddDrugRow reads

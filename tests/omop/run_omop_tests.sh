@@ -74,6 +74,20 @@ variant interleaved_pages "CREATE TABLE moved AS SELECT * FROM drug_exposure WHE
   CREATE TRIGGER interleave AFTER INSERT ON moved BEGIN INSERT INTO filler VALUES (randomblob(300)); END;
   INSERT INTO moved SELECT * FROM drug_exposure ORDER BY rowid; DROP TRIGGER interleave; DROP TABLE drug_exposure;
   ALTER TABLE moved RENAME TO drug_exposure; CREATE INDEX idx_drug_exposure_person_id ON drug_exposure (person_id);"
+# The other tables (person, observation_period, conditions, procedures, PHQ-9 scores) are read from
+# their pages too, each checked against its person_id index chunk by chunk, else through SQL.
+shuffle() { echo "CREATE TABLE scratch AS SELECT * FROM $1 ORDER BY random(); DELETE FROM $1; INSERT INTO $1 SELECT * FROM scratch; DROP TABLE scratch;"; }
+unordered other_tables_shuffled "$(shuffle person) $(shuffle observation_period) $(shuffle condition_occurrence) $(shuffle procedure_occurrence) $(shuffle measurement) $(shuffle observation)"
+unordered other_tables_without_index "DROP INDEX idx_observation_period_person_id; DROP INDEX idx_condition_occurrence_person_id;
+  DROP INDEX idx_procedure_occurrence_person_id; DROP INDEX idx_measurement_person_id; DROP INDEX idx_observation_person_id;"
+unordered condition_of_first_person_at_end "CREATE TABLE scratch AS SELECT rowid AS moved FROM condition_occurrence WHERE person_id = (SELECT min(person_id) FROM condition_occurrence);
+  INSERT INTO condition_occurrence SELECT * FROM condition_occurrence WHERE rowid IN scratch ORDER BY rowid;
+  DELETE FROM condition_occurrence WHERE rowid IN scratch; DROP TABLE scratch;"
+unordered other_tables_small_pages_wal "$(shuffle condition_occurrence) PRAGMA page_size = 1024; VACUUM; PRAGMA journal_mode = WAL;"
+text_scores="UPDATE measurement SET value_as_number = 'about ' || value_as_number WHERE rowid % 3 = 0;
+  UPDATE observation SET value_as_number = 'about ' || value_as_number WHERE rowid % 3 = 0;"
+variant text_scores_wal "$text_scores PRAGMA journal_mode = WAL;" -
+variant text_scores "$text_scores" "$work/text_scores_wal.csv"
 # Storage the page reader handles itself (dates as day numbers, as seconds in REAL) or leaves to SQLite
 # (WAL mode, rows on overflow pages, text where a number is expected) gives the same results.
 variant day_number_dates "UPDATE drug_exposure SET drug_exposure_start_date = CAST(julianday(drug_exposure_start_date) - 2440587.5 AS INTEGER),
