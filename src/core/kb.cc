@@ -246,7 +246,8 @@ class KbBuilder {
       AddError(ErrorCode::KbReference, fmt::format("id \"{}\" does not match the file name", id), location + "#/id");
     }
     if (!seen_ids_.insert(id).second) AddError(ErrorCode::KbReference, fmt::format("id \"{}\" is defined twice", id), location);
-    CollectReferences(json, location, "");
+    std::vector<PointerToken> pointer_tokens;
+    CollectReferences(json, location, pointer_tokens);
     if (json.contains("retired")) return;
     const std::string kind = Str(json, "kind");
     if (kind == "drug") LoadDrug(json, location);
@@ -415,26 +416,37 @@ class KbBuilder {
     singletons_.insert("staging_maudsley");
   }
 
-  // Remembers every reference to another id so they can be resolved once all files are read.
-  void CollectReferences(const nlohmann::json& node, const std::string& location, const std::string& pointer) {
+  // Remembers every reference to another id so they can be resolved once all files are read. The
+  // JSON pointer of a node is spelled out only for the strings that are references.
+  struct PointerToken {
+    const std::string* key = nullptr;  // an object member, or
+    std::size_t index = 0;             // an array item
+  };
+  void CollectReferences(const nlohmann::json& node, const std::string& location, std::vector<PointerToken>& path) {
     if (node.is_object()) {
-      for (const auto& [key, value] : node.items()) {
-        CollectReferences(value, location, pointer + "/" + EscapePointerToken(key));
+      for (auto member = node.begin(); member != node.end(); ++member) {
+        path.push_back(PointerToken{&member.key(), 0});
+        CollectReferences(member.value(), location, path);
+        path.pop_back();
       }
       return;
     }
     if (node.is_array()) {
       for (std::size_t item_idx = 0; item_idx < node.size(); ++item_idx) {
-        CollectReferences(node[item_idx], location, pointer + "/" + std::to_string(item_idx));
+        path.push_back(PointerToken{nullptr, item_idx});
+        CollectReferences(node[item_idx], location, path);
+        path.pop_back();
       }
       return;
     }
-    if (!node.is_string() || pointer == "/id") return;
+    if (!node.is_string() || (path.size() == 1 && path[0].key != nullptr && *path[0].key == "id")) return;
     const auto& text = node.get_ref<const std::string&>();
-    for (const char* prefix : {"source.", "class.", "dev."}) {
-      if (text.rfind(prefix, 0) == 0 && text.find(' ') == std::string::npos) references_.push_back({text, location + "#" + pointer});
-    }
-    if (text.rfind("drug.", 0) == 0 && text.find(' ') == std::string::npos) references_.push_back({text, location + "#" + pointer});
+    bool reference = false;
+    for (const char* prefix : {"source.", "class.", "dev.", "drug."}) reference = reference || text.rfind(prefix, 0) == 0;
+    if (!reference || text.find(' ') != std::string::npos) return;
+    std::string pointer;
+    for (const PointerToken& token : path) pointer += "/" + (token.key != nullptr ? EscapePointerToken(*token.key) : std::to_string(token.index));
+    references_.push_back({text, location + "#" + pointer});
   }
 
   void CheckSingletons() {

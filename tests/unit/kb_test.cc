@@ -80,6 +80,16 @@ TEST(KnowledgeBase, RejectsUnresolvedSource) {
   EXPECT_EQ(problems[0].location, "kb/drugs/sertraline.json#/class");
 }
 
+TEST(KnowledgeBase, UnresolvedReferenceInAnArrayIsLocatedByItsPointer) {
+  auto files = FixtureFiles();
+  Replace(files, "drugs/sertraline.json", "\"basis\": \"atrq\",\n    \"sources\": [\n      \"source.chandler-2010-atrq\"",
+          "\"basis\": \"atrq\",\n    \"sources\": [\n      \"source.chandler-2010-atrq\", \"source.nowhere\"");
+  const auto problems = CheckKnowledgeBase(files);
+  ASSERT_EQ(problems.size(), 1U);
+  EXPECT_EQ(problems[0].message, "reference \"source.nowhere\" does not resolve");
+  EXPECT_EQ(problems[0].location, "kb/drugs/sertraline.json#/adequacy/sources/1");
+}
+
 TEST(KnowledgeBase, RejectsMinimumAboveMaximum) {
   auto files = FixtureFiles();
   Replace(files, "drugs/sertraline.json", "\"min_dose_mg_per_day\": 50", "\"min_dose_mg_per_day\": 250");
