@@ -98,7 +98,35 @@ std::vector<std::pair<std::string, std::int64_t>> StatusBars(const omop::ScreenS
   return out;
 }
 
-std::string SummaryText(const omop::ScreenSummary& summary, const omop::ConceptIndex& index, const RunInfo& info) {
+// "drug_exposure 200 from pages; person 198 from pages, 2 by query; ..." (empty for sources without figures).
+std::string ReadingLine(const omop::ReadStats& reading) {
+  std::string line;
+  for (const auto& [table, reads] : reading.tables) {
+    std::string parts;
+    for (const auto& [count, how] : {std::pair{reads.from_pages, "from pages"}, {reads.rowid_cursor, "by rowid cursor"}, {reads.by_query, "by query"}}) {
+      if (count != 0) parts += fmt::format("{}{} {}", parts.empty() ? "" : ", ", count, how);
+    }
+    line += fmt::format("{}{} {}", line.empty() ? "" : "; ", table, parts);
+  }
+  return line;
+}
+
+// What a data engineer should know about how the tables were read: a table read chunk by chunk by
+// range queries is much slower than one stored in person_id order (docs/omop.md, section 1).
+std::vector<std::string> ReadingNotes(const omop::ReadStats& reading) {
+  std::vector<std::string> notes;
+  for (const auto& [table, reads] : reading.tables) {
+    if (reads.by_query == 0) continue;
+    notes.push_back(fmt::format("{} of {} chunks of {} were read by person_id range queries, not in one pass over the table: its rows are not stored "
+                                "in person_id order, it has no ordinary index on person_id, or values are stored as text where numbers are "
+                                "expected; results are the same, but a table stored in person_id order with a person_id index reads several "
+                                "times faster (docs/omop.md)",
+                                reads.by_query, reads.from_pages + reads.rowid_cursor + reads.by_query, table));
+  }
+  return notes;
+}
+
+std::string SummaryText(const omop::ScreenSummary& summary, const omop::ConceptIndex& index, const RunInfo& info, const omop::ReadStats& reading) {
   std::string out = fmt::format("screen: {} persons, {} drug_exposure rows from {} ({}) in {:.2f} s on {} thread{} ({} rows/s)\n", summary.persons,
                                 summary.drug_exposure_rows, info.source, info.source_kind, info.seconds, info.threads, info.threads == 1 ? "" : "s",
                                 Rate(info.seconds > 0 ? static_cast<double>(summary.drug_exposure_rows) / info.seconds : 0));
@@ -122,10 +150,11 @@ std::string SummaryText(const omop::ScreenSummary& summary, const omop::ConceptI
   for (const auto& resolution : index.resolutions) ++resolution_counts[static_cast<std::size_t>(resolution.status)];
   out += fmt::format("\nconcepts: {} KB entries: {} matched, {} drifted, {} resolved by id, {} name mismatch, {} not found\n", index.resolutions.size(),
                      resolution_counts[0], resolution_counts[1], resolution_counts[2], resolution_counts[3], resolution_counts[4]);
+  if (const std::string line = ReadingLine(reading); !line.empty()) out += fmt::format("reading (chunks of each table): {}\n", line);
   return out;
 }
 
-std::string SummaryHtml(const omop::ScreenSummary& summary, const omop::ConceptIndex& index, const RunInfo& info) {
+std::string SummaryHtml(const omop::ScreenSummary& summary, const omop::ConceptIndex& index, const RunInfo& info, const omop::ReadStats& reading) {
   std::string html = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>refract screen summary</title><style>"
                      "body{font-family:sans-serif;max-width:960px;margin:2em auto;color:#222}table{border-collapse:collapse;margin:1em 0}"
                      "td,th{border:1px solid #bbb;padding:4px 10px;text-align:left}td.n{text-align:right}figcaption{font-weight:bold}"
@@ -163,7 +192,19 @@ std::string SummaryHtml(const omop::ScreenSummary& summary, const omop::ConceptI
     html += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", resolution.entry->set_id, HtmlEscape(resolution.entry->name),
                         omop::ResolutionStatusName(resolution.status), HtmlEscape(resolution.message));
   }
-  return html + "</table>\n</body></html>\n";
+  html += "</table>\n";
+  if (!reading.tables.empty()) {
+    html += "<h2>Reading</h2>\n<p>How each table's rows were read, counted in chunks (docs/omop.md, section 1): from the table's pages in one "
+            "pass, by SQLite's cursor in rowid order, or by a person_id range query per chunk (much slower; the results are the same).</p>"
+            "<table><tr><th>table</th><th>from pages</th><th>by rowid cursor</th><th>by query</th></tr>";
+    for (const auto& [table, reads] : reading.tables) {
+      html += fmt::format("<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>", table, reads.from_pages,
+                          reads.rowid_cursor, reads.by_query);
+    }
+    html += "</table>\n";
+    for (const std::string& note : ReadingNotes(reading)) html += "<p><strong>Note:</strong> " + HtmlEscape(note) + "</p>\n";
+  }
+  return html + "</body></html>\n";
 }
 
 int RunScreen(const ScreenArgs& args) {
@@ -229,16 +270,18 @@ int RunScreen(const ScreenArgs& args) {
                 << std::flush;
     };
   }
-  auto summary = omop::RunScreen(**source, *kb, *config, *index, options);
+  auto run = omop::RunScreen(**source, *kb, *config, *index, options);
   if (progress_bar) std::cerr << "\n";
-  if (!summary) {
+  if (!run) {
     if (file.is_open()) {
       file.close();
       std::error_code ignored;
       std::filesystem::remove(temporary, ignored);
     }
-    return Report(summary.error());
+    return Report(run.error());
   }
+  const omop::ScreenSummary* summary = &run->summary;
+  for (const std::string& note : ReadingNotes(run->reading)) std::cerr << "refract: note: " << note << "\n";
   RunInfo info{args.omop, std::string((*source)->Kind()), kb->version(), kb->digest(), kb->origin(), options.threads,
                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()};
   if (info.source.find('@') != std::string::npos) info.source = info.source.substr(0, info.source.find("://") + 3) + "…" + info.source.substr(info.source.find('@'));
@@ -257,10 +300,10 @@ int RunScreen(const ScreenArgs& args) {
     html_path = derived.string();
   }
   if (!html_path.empty()) {
-    auto written = app::WriteFileAtomically(html_path, SummaryHtml(*summary, *index, info));
+    auto written = app::WriteFileAtomically(html_path, SummaryHtml(*summary, *index, info, run->reading));
     if (!written) return Report(written.error());
   }
-  (args.out.empty() ? std::cerr : std::cout) << SummaryText(*summary, *index, info)
+  (args.out.empty() ? std::cerr : std::cout) << SummaryText(*summary, *index, info, run->reading)
                                              << (args.out.empty() ? "" : fmt::format("wrote {}{}\n", args.out, html_path.empty() ? "" : " and " + html_path));
   return 0;
 }

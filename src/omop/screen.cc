@@ -182,7 +182,16 @@ Result<ConceptIndex> PrepareIndex(Source& source, const KnowledgeBase& kb, const
 
 ReadFilter FilterFor(const ConceptIndex& index) { return ReadFilter{index.ConditionIds(), index.ProcedureIds(), index.phq9}; }
 
-Result<ScreenSummary> RunScreen(Source& source, const KnowledgeBase& kb, const OmopConfig& config, const ConceptIndex& index,
+void ReadStats::Merge(const ReadStats& other) {
+  for (const auto& [table, reads] : other.tables) {
+    TableReads& into = tables[table];
+    into.from_pages += reads.from_pages;
+    into.rowid_cursor += reads.rowid_cursor;
+    into.by_query += reads.by_query;
+  }
+}
+
+Result<ScreenRun> RunScreen(Source& source, const KnowledgeBase& kb, const OmopConfig& config, const ConceptIndex& index,
                                 const RunOptions& options) {
   Result<std::vector<std::int64_t>> ids = options.person_ids ? Result<std::vector<std::int64_t>>(*options.person_ids) : source.PersonIds();
   if (!ids) return tl::unexpected(ids.error());
@@ -207,6 +216,7 @@ Result<ScreenSummary> RunScreen(Source& source, const KnowledgeBase& kb, const O
   std::vector<ScreenSummary> summaries(chunks.size());
   std::optional<Error> failure;
   Progress progress;
+  ReadStats reading;
   progress.persons_total = static_cast<std::int64_t>(ids->size());
 
   const auto worker = [&]() {
@@ -216,6 +226,15 @@ Result<ScreenSummary> RunScreen(Source& source, const KnowledgeBase& kb, const O
       if (!failure) failure = reader.error();
       return;
     }
+    // However the worker ends, what its reader did joins the run's reading figures (the locks of the
+    // loop below are released before this runs).
+    struct AtExit {
+      std::function<void()> run;
+      ~AtExit() { run(); }
+    } merge_stats{[&] {
+      std::lock_guard<std::mutex> lock(mutex);
+      reading.Merge((*reader)->Stats());
+    }};
     std::vector<PersonRows> persons;  // reused from chunk to chunk
     while (true) {
       const std::size_t chunk_idx = next_chunk.fetch_add(1);
@@ -267,9 +286,10 @@ Result<ScreenSummary> RunScreen(Source& source, const KnowledgeBase& kb, const O
     for (std::thread& thread : pool) thread.join();
   }
   if (failure) return tl::unexpected(*failure);
-  ScreenSummary total;
-  for (const ScreenSummary& summary : summaries) total.Merge(summary);
-  return total;
+  ScreenRun run;
+  for (const ScreenSummary& summary : summaries) run.summary.Merge(summary);
+  run.reading = std::move(reading);
+  return run;
 }
 
 }  // namespace refract::omop

@@ -307,6 +307,8 @@ class SqliteReader final : public PersonReader {
     return ok;
   }
 
+  ReadStats Stats() const override { return stats_; }
+
   Result<std::vector<PersonRows>> Read(std::int64_t first_id, std::int64_t last_id) override {
     std::vector<PersonRows> persons;
     if (auto ok = ReadInto(first_id, last_id, persons); !ok) return tl::unexpected(ok.error());
@@ -339,6 +341,8 @@ class SqliteReader final : public PersonReader {
       if (!read) return tl::unexpected(read.error());
       from_pages = *read == PageRead::Read;
     }
+    TableReads& person_reads = stats_.tables["person"];
+    ++(from_pages ? person_reads.from_pages : person_reads.by_query);
     if (!from_pages) {
       count = 0;
       auto ok = Run(person_.get(), first_id, last_id, {}, [&](sqlite3_stmt* stmt) { add_person(sqlite3_column_int64(stmt, 0), IntColumn(stmt, 1)); });
@@ -353,8 +357,9 @@ class SqliteReader final : public PersonReader {
     };
     // A table from its pages when it can be; else (or when the pages did not hold the chunk's rows)
     // the rows it added are cleared and its SQL statement reads them.
-    const auto read_table = [&](std::optional<TablePages>& pages, auto&& on_page_row, auto&& clear, sqlite3_stmt* stmt, const std::vector<ConceptId>& ids,
-                                auto&& on_sql_row) -> Result<bool> {
+    const auto read_table = [&](const char* table, std::optional<TablePages>& pages, auto&& on_page_row, auto&& clear, sqlite3_stmt* stmt,
+                                const std::vector<ConceptId>& ids, auto&& on_sql_row) -> Result<bool> {
+      TableReads& reads = stats_.tables[table];
       if (pages) {
         cursor = 0;
         auto read = ReadTablePages(*pages, first_id, last_id, [&](std::int64_t person_id, const std::vector<RecordValue>& values) {
@@ -362,9 +367,13 @@ class SqliteReader final : public PersonReader {
           return person == nullptr ? RecordStep::Next : on_page_row(*person, values, pages->positions);
         });
         if (!read) return tl::unexpected(read.error());
-        if (*read == PageRead::Read) return true;
+        if (*read == PageRead::Read) {
+          ++reads.from_pages;
+          return true;
+        }
         for (PersonRows& person : persons) clear(person);
       }
+      ++reads.by_query;
       cursor = 0;
       return Run(stmt, first_id, last_id, ids, [&](sqlite3_stmt* row) { on_sql_row(for_person(sqlite3_column_int64(row, 0)), row); });
     };
@@ -377,7 +386,7 @@ class SqliteReader final : public PersonReader {
     };
 
     auto ok = read_table(
-        period_pages_,
+        "observation_period", period_pages_,
         [&](PersonRows& person, const std::vector<RecordValue>& values, const std::vector<int>& at) {
           const auto start = RecordDate(value(values, at, 1));
           const auto end = RecordDate(value(values, at, 2));
@@ -392,8 +401,11 @@ class SqliteReader final : public PersonReader {
         });
     if (ok) {
       Result<bool> sequential = false;
-      if (drug_scan_) sequential = ReadDrugsSequentially(first_id, last_id, persons);
+      bool from_drug_pages = false;
+      if (drug_scan_) sequential = ReadDrugsSequentially(first_id, last_id, persons, from_drug_pages);
       if (!sequential) return tl::unexpected(sequential.error());
+      TableReads& drug_reads = stats_.tables["drug_exposure"];
+      ++(!*sequential ? drug_reads.by_query : from_drug_pages ? drug_reads.from_pages : drug_reads.rowid_cursor);
       if (!*sequential) {
         // Rowid order does not follow person_id here: the indexed path, a search per row.
         for (PersonRows& person : persons) person.drug_exposures.clear();
@@ -403,7 +415,7 @@ class SqliteReader final : public PersonReader {
     }
     if (ok && condition_) {
       ok = read_table(
-          condition_pages_,
+          "condition_occurrence", condition_pages_,
           [&](PersonRows& person, const std::vector<RecordValue>& values, const std::vector<int>& at) {
             bool supported = false;
             if (!listed(condition_ids_, value(values, at, 1), supported)) return supported ? RecordStep::Next : RecordStep::Unsupported;
@@ -419,7 +431,7 @@ class SqliteReader final : public PersonReader {
     }
     if (ok && procedure_) {
       ok = read_table(
-          procedure_pages_,
+          "procedure_occurrence", procedure_pages_,
           [&](PersonRows& person, const std::vector<RecordValue>& values, const std::vector<int>& at) {
             bool supported = false;
             if (!listed(procedure_ids_, value(values, at, 1), supported)) return supported ? RecordStep::Next : RecordStep::Unsupported;
@@ -458,11 +470,11 @@ class SqliteReader final : public PersonReader {
     };
     if (ok && measurement_) {
       keep_scores_before();
-      ok = read_table(measurement_pages_, score_from_page, clear_new_scores, measurement_.get(), filter_.score_ids, score_from_sql);
+      ok = read_table("measurement", measurement_pages_, score_from_page, clear_new_scores, measurement_.get(), filter_.score_ids, score_from_sql);
     }
     if (ok && observation_) {
       keep_scores_before();
-      ok = read_table(observation_pages_, score_from_page, clear_new_scores, observation_.get(), filter_.score_ids, score_from_sql);
+      ok = read_table("observation", observation_pages_, score_from_page, clear_new_scores, observation_.get(), filter_.score_ids, score_from_sql);
     }
     if (!ok) return tl::unexpected(ok.error());
     return true;
@@ -489,14 +501,17 @@ class SqliteReader final : public PersonReader {
   // the same order (by person, then rowid), when person_ids never decrease in between and every
   // person of the range has all its rows in between: its first and last rowid by the index lie in
   // the scanned stretch, which the scan read whole. False (the rows are to be discarded) otherwise.
-  Result<bool> ReadDrugsSequentially(std::int64_t first_id, std::int64_t last_id, std::vector<PersonRows>& persons) {
+  Result<bool> ReadDrugsSequentially(std::int64_t first_id, std::int64_t last_id, std::vector<PersonRows>& persons, bool& from_pages) {
     const auto failed = [&]() { return tl::unexpected(StorageError(db_.get(), "cannot read OMOP rows", path_)); };
     sqlite3_stmt* first = drug_first_rowid_.get();
     sqlite3_reset(first);
     sqlite3_bind_int64(first, 1, first_id);
     int status = sqlite3_step(first);
     if (status != SQLITE_ROW && status != SQLITE_DONE) return failed();
-    if (status == SQLITE_DONE) return true;  // no row from first_id on: the range has none
+    if (status == SQLITE_DONE) {  // no row from first_id on: the range has none
+      from_pages = drug_pages_;
+      return true;
+    }
     const std::int64_t scan_first_rowid = sqlite3_column_int64(first, 0);
     sqlite3_reset(first);
 
@@ -505,6 +520,7 @@ class SqliteReader final : public PersonReader {
       std::int64_t scanned_rows = 0;
       const PageRead read = ReadDrugPages(first_id, last_id, scan_first_rowid, persons, scan_end_rowid, scanned_rows);
       if (read == PageRead::OutOfOrder) return false;
+      from_pages = read == PageRead::Read;
       if (read == PageRead::Read) return ReadWhole(first_id, last_id, persons, scan_first_rowid, scan_end_rowid, scanned_rows);
       for (PersonRows& person : persons) person.drug_exposures.clear();  // Unsupported: through SQLite
     }
@@ -719,6 +735,7 @@ class SqliteReader final : public PersonReader {
   Db db_;
   std::string path_;
   ReadFilter filter_;
+  ReadStats stats_;
   Stmt person_, period_, drug_, condition_, procedure_, measurement_, observation_;
   Stmt drug_first_rowid_, drug_scan_, drug_min_rowid_, drug_max_rowid_;  // empty: no sequential path
   std::unique_ptr<PageFile> pages_;  // empty: no table is read from its pages

@@ -99,6 +99,18 @@ text_quantity="UPDATE drug_exposure SET quantity = 'about ' || quantity WHERE ro
 variant text_quantity_wal "$text_quantity PRAGMA journal_mode = WAL;" -
 variant text_quantity "$text_quantity" "$work/text_quantity_wal.csv"
 
+# The summary says how each table was read, and a note says when a table was read chunk by chunk
+# through range queries (slow) rather than in one pass. Chunks are of 500 persons by default.
+chunks=$(( (persons + 499) / 500 ))
+grep -Eq "^reading \(chunks of each table\): .*drug_exposure $chunks from pages; .*person $chunks from pages" "$work/summary.txt" && ! grep -q "note:" "$work/stderr.txt" \
+  && ok "summary: every table read from its pages, no note" || bad "summary reading line: $(grep '^reading' "$work/summary.txt")"
+"$refract" screen --omop "sqlite:$work/shuffled.sqlite" --out "$work/shuffled_again.csv" >"$work/shuffled_summary.txt" 2>"$work/shuffled_stderr.txt"
+grep -q "^refract: note: $chunks of $chunks chunks of drug_exposure were read by person_id range queries" "$work/shuffled_stderr.txt" \
+  && grep -q "drug_exposure $chunks by query" "$work/shuffled_summary.txt" && grep -q "<h2>Reading</h2>" "$work/shuffled_again.summary.html" \
+  && ok "shuffled drug_exposure: a note on standard error, the summary and the HTML say so" || bad "shuffled drug_exposure note: $(cat "$work/shuffled_stderr.txt")"
+"$refract" screen --omop "sqlite:$work/wal_mode.sqlite" --out "$work/wal_again.csv" 2>/dev/null | grep -q "drug_exposure $chunks by rowid cursor" \
+  && ok "WAL mode: drug_exposure read by SQLite's cursor in rowid order" || bad "WAL mode reading line"
+
 "$refract" screen --omop "$work/csv" --out "$work/csv.csv" --threads 2 >/dev/null 2>&1 || bad "screen csv"
 same "CSV export = SQLite" "$work/sqlite.csv" "$work/csv.csv"
 "$refract" screen --omop "sqlite:$work/drift.sqlite" --out "$work/drift.csv" >/dev/null 2>"$work/drift_err.txt" || bad "screen drift"

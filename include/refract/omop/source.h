@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -25,6 +26,20 @@ struct ReadFilter {
   std::vector<ConceptId> score_ids;
 };
 
+/// How a reader read one table, counted per chunk.
+struct TableReads {
+  std::int64_t from_pages = 0;      ///< SQLite: the table's own pages, in rowid order (the fast path).
+  std::int64_t rowid_cursor = 0;    ///< SQLite: SQLite's cursor in rowid order (drug_exposure in WAL mode, ...).
+  std::int64_t by_query = 0;        ///< SQLite: a person_id range query (through the person_id index, a search per row; without
+                                    ///< the index, a scan of the table): rows not in person order, no index, values the pages leave to SQLite.
+};
+
+/// How a reader read its chunks, by table (SQLite sources; empty for the others).
+struct ReadStats {
+  std::map<std::string, TableReads, std::less<>> tables;
+  void Merge(const ReadStats& other);
+};
+
 /// Reads the rows of the persons whose ids lie in a closed range, in id order. One reader per
 /// thread: each owns its own connection.
 class PersonReader {
@@ -41,6 +56,8 @@ class PersonReader {
     persons = std::move(*read);
     return true;
   }
+  /// How the chunks read so far were read.
+  [[nodiscard]] virtual ReadStats Stats() const { return {}; }
 };
 
 /// An OMOP CDM database or export.
@@ -93,9 +110,15 @@ struct RunOptions {
   std::optional<std::vector<std::int64_t>> person_ids;
 };
 
+/// What a screening run found, and how it read the source.
+struct ScreenRun {
+  ScreenSummary summary;
+  ReadStats reading;
+};
+
 /// Screens every person of the source. Results (the CSV lines given to on_rows and the summary)
 /// do not depend on the number of threads or the chunk size.
-[[nodiscard]] Result<ScreenSummary> RunScreen(Source& source, const KnowledgeBase& kb, const OmopConfig& config, const ConceptIndex& index,
+[[nodiscard]] Result<ScreenRun> RunScreen(Source& source, const KnowledgeBase& kb, const OmopConfig& config, const ConceptIndex& index,
                                               const RunOptions& options);
 
 }  // namespace refract::omop
