@@ -11,7 +11,10 @@ Checks (each counted once):
   * (a) MGH-ATRQ minimum dose and usual maximum dose against the drug table in
         REFERENCE_DIR/clinical/01_trial_adequacy_and_drugs.md (matched by generic name);
   * (b) RxNorm codes against REFERENCE_DIR/omop/concepts.csv (rows with vocabulary
-        'RxNorm' and a non-empty code).
+        'RxNorm' and a non-empty code);
+  * (c) the concept_id of every kb/omop concept-set entry whose (vocabulary, code) the same file
+        lists with a concept_id (and no KB entry may carry the reference's id of another code);
+        reference concepts no KB set uses are listed for information.
 Every disagreement (drug, field, KB value, reference value) and every reference drug the KB
 lacks is printed. A disagreement passes only when it is listed, with a reason, in
 tests/kb/reference_disagreements.json. Integrity failures can never be explained away.
@@ -22,6 +25,7 @@ Exit status 0 when every disagreement is explained, 1 otherwise. The last line i
 Standard library only.
 """
 import csv
+import glob
 import json
 import os
 import re
@@ -387,6 +391,39 @@ def main(argv):
             continue
         judge(t, explanations, used, did, "rxnorm", (drugs[did].get("codes") or {}).get("rxnorm"), code,
               f"reference evidence {row.get('evidence', '')}")
+
+    # (c) OMOP concept sets: concept ids by (vocabulary, code)
+    print(f"== (c) OMOP concept ids {path}")
+    reference = {}
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                code, concept_id = (row.get("code") or "").strip(), (row.get("concept_id") or "").strip()
+                if code and concept_id:
+                    reference[((row.get("vocabulary") or "").strip(), code)] = (int(concept_id), (row.get("name") or "").strip())
+    except (OSError, ValueError) as e:
+        t.fail(f"cannot read concepts file: {e}")
+    code_of_id = {concept_id: key for key, (concept_id, _name) in reference.items()}
+    used_keys = set()
+    for set_path in sorted(glob.glob(os.path.join(kb_dir, "omop", "*.json"))):
+        with open(set_path, encoding="utf-8") as f:
+            concept_set = json.load(f)
+        for entry_idx, entry in enumerate(concept_set.get("entries", [])):
+            key = (entry.get("vocabulary"), entry.get("code"))
+            where = f"{os.path.relpath(set_path, kb_dir)}#/entries/{entry_idx} {key[0]} {key[1]} ({entry.get('name', '')})"
+            used_keys.add(key)
+            if key in reference:
+                ref_id, ref_name = reference[key]
+                if entry.get("concept_id") == ref_id:
+                    t.ok(f"{where}: concept_id {ref_id}")
+                else:
+                    t.fail(f"{where}: KB concept_id {entry.get('concept_id')}, reference {ref_id} ({ref_name})")
+            elif entry.get("concept_id") in code_of_id:
+                other = code_of_id[entry["concept_id"]]
+                t.fail(f"{where}: KB concept_id {entry['concept_id']} is the reference's id of {other[0]} {other[1]}")
+    for key, (concept_id, name) in sorted(reference.items()):
+        if key not in used_keys:
+            print(f"info      reference concept {key[0]} {key[1]} ({name}, {concept_id}) is in no KB concept set")
 
     for i, e in enumerate(explanations):
         if i not in used:
