@@ -9,6 +9,7 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <fmt/format.h>
@@ -413,37 +414,30 @@ class SqliteReader final : public PersonReader {
         ok = Run(drug_.get(), first_id, last_id, {}, [&](sqlite3_stmt* stmt) { AddDrugRow(stmt, for_person(sqlite3_column_int64(stmt, 0))); });
       }
     }
-    if (ok && condition_) {
-      ok = read_table(
-          "condition_occurrence", condition_pages_,
+    // Conditions and procedures: (concept id, date) rows of the listed concepts.
+    const auto read_coded = [&](const char* table, std::optional<TablePages>& pages, const std::vector<ConceptId>& sorted_ids, sqlite3_stmt* stmt,
+                                const std::vector<ConceptId>& ids, auto member) {
+      using Row = typename std::remove_reference_t<decltype(persons.front().*member)>::value_type;
+      return read_table(
+          table, pages,
           [&](PersonRows& person, const std::vector<RecordValue>& values, const std::vector<int>& at) {
             bool supported = false;
-            if (!listed(condition_ids_, value(values, at, 1), supported)) return supported ? RecordStep::Next : RecordStep::Unsupported;
-            const auto start = RecordDate(value(values, at, 2));
-            if (start) person.conditions.push_back(ConditionRow{value(values, at, 1).integer, *start});
+            if (!listed(sorted_ids, value(values, at, 1), supported)) return supported ? RecordStep::Next : RecordStep::Unsupported;
+            const auto date = RecordDate(value(values, at, 2));
+            if (date) (person.*member).push_back(Row{value(values, at, 1).integer, *date});
             return RecordStep::Next;
           },
-          [](PersonRows& person) { person.conditions.clear(); }, condition_.get(), filter_.condition_ids,
-          [](PersonRows* person, sqlite3_stmt* stmt) {
-            const auto start = DateColumn(stmt, 2);
-            if (person != nullptr && start) person->conditions.push_back(ConditionRow{sqlite3_column_int64(stmt, 1), *start});
+          [member](PersonRows& person) { (person.*member).clear(); }, stmt, ids,
+          [member](PersonRows* person, sqlite3_stmt* row) {
+            const auto date = DateColumn(row, 2);
+            if (person != nullptr && date) (person->*member).push_back(Row{sqlite3_column_int64(row, 1), *date});
           });
+    };
+    if (ok && condition_) {
+      ok = read_coded("condition_occurrence", condition_pages_, condition_ids_, condition_.get(), filter_.condition_ids, &PersonRows::conditions);
     }
     if (ok && procedure_) {
-      ok = read_table(
-          "procedure_occurrence", procedure_pages_,
-          [&](PersonRows& person, const std::vector<RecordValue>& values, const std::vector<int>& at) {
-            bool supported = false;
-            if (!listed(procedure_ids_, value(values, at, 1), supported)) return supported ? RecordStep::Next : RecordStep::Unsupported;
-            const auto date = RecordDate(value(values, at, 2));
-            if (date) person.procedures.push_back(ProcedureRow{value(values, at, 1).integer, *date});
-            return RecordStep::Next;
-          },
-          [](PersonRows& person) { person.procedures.clear(); }, procedure_.get(), filter_.procedure_ids,
-          [](PersonRows* person, sqlite3_stmt* stmt) {
-            const auto date = DateColumn(stmt, 2);
-            if (person != nullptr && date) person->procedures.push_back(ProcedureRow{sqlite3_column_int64(stmt, 1), *date});
-          });
+      ok = read_coded("procedure_occurrence", procedure_pages_, procedure_ids_, procedure_.get(), filter_.procedure_ids, &PersonRows::procedures);
     }
     // PHQ-9 totals from measurement, then observation: one table's rows are cleared only when that
     // table's pages fail, so the observation pass keeps the measurement rows already added.
