@@ -261,7 +261,9 @@ class SqliteReader final : public PersonReader {
         drug_scan_ = std::move(*scan);
         drug_min_rowid_ = std::move(*min_rowid);
         drug_max_rowid_ = std::move(*max_rowid);
-        OpenDrugPages();
+        static constexpr const char* kNames[] = {"person_id", "drug_exposure_id", "drug_concept_id", "drug_exposure_start_date",
+                                                 "drug_exposure_end_date", "quantity", "days_supply"};
+        OpenTablePages("drug_exposure", kNames, drug_pages_);
       }
     }
     if (ok && !filter_.condition_ids.empty()) {
@@ -491,33 +493,35 @@ class SqliteReader final : public PersonReader {
   }
 
   // Reads the range's drug exposures in rowid order, from the rowid of the range's first row (by the
-  // index) to the first row of a later person. That gives exactly the rows of the indexed query, in
-  // the same order (by person, then rowid), when person_ids never decrease in between and every
-  // person of the range has all its rows in between: its first and last rowid by the index lie in
-  // the scanned stretch, which the scan read whole. False (the rows are to be discarded) otherwise.
+  // index) to the first row of a later person: from the table's pages when it can (ReadTablePages),
+  // else by SQLite's cursor. That gives exactly the rows of the indexed query, in the same order (by
+  // person, then rowid), when person_ids never decrease in between and every person of the range has
+  // all its rows in between (ReadWhole). False (the rows are to be discarded) otherwise.
   Result<bool> ReadDrugsSequentially(std::int64_t first_id, std::int64_t last_id, std::vector<PersonRows>& persons, bool& from_pages) {
+    if (drug_pages_) {
+      std::size_t cursor = 0;
+      auto read = ReadTablePages(*drug_pages_, first_id, last_id, [&](std::int64_t person_id, const std::vector<RecordValue>& values) {
+        while (cursor < persons.size() && persons[cursor].person_id < person_id) ++cursor;
+        if (cursor == persons.size() || persons[cursor].person_id != person_id) return RecordStep::Next;
+        return AddDrugRecord(persons[cursor], values, drug_pages_->positions);
+      });
+      if (!read) return tl::unexpected(read.error());
+      if (*read == PageRead::OutOfOrder) return false;
+      if (*read == PageRead::Read) {
+        from_pages = true;
+        return true;
+      }
+      for (PersonRows& person : persons) person.drug_exposures.clear();  // Unsupported: by SQLite's cursor
+    }
     const auto failed = [&]() { return tl::unexpected(StorageError(db_.get(), "cannot read OMOP rows", path_)); };
     sqlite3_stmt* first = drug_first_rowid_.get();
     sqlite3_reset(first);
     sqlite3_bind_int64(first, 1, first_id);
     int status = sqlite3_step(first);
     if (status != SQLITE_ROW && status != SQLITE_DONE) return failed();
-    if (status == SQLITE_DONE) {  // no row from first_id on: the range has none
-      from_pages = drug_pages_;
-      return true;
-    }
+    if (status == SQLITE_DONE) return true;  // no row from first_id on: the range has none
     const std::int64_t scan_first_rowid = sqlite3_column_int64(first, 0);
     sqlite3_reset(first);
-
-    if (drug_pages_) {
-      std::int64_t scan_end_rowid = std::numeric_limits<std::int64_t>::max();
-      std::int64_t scanned_rows = 0;
-      const PageRead read = ReadDrugPages(first_id, last_id, scan_first_rowid, persons, scan_end_rowid, scanned_rows);
-      if (read == PageRead::OutOfOrder) return false;
-      from_pages = read == PageRead::Read;
-      if (read == PageRead::Read) return ReadWhole(first_id, last_id, persons, scan_first_rowid, scan_end_rowid, scanned_rows);
-      for (PersonRows& person : persons) person.drug_exposures.clear();  // Unsupported: through SQLite
-    }
 
     sqlite3_stmt* scan = drug_scan_.get();
     sqlite3_reset(scan);
@@ -566,19 +570,6 @@ class SqliteReader final : public PersonReader {
     pages_ = std::move(file);
     page_file_failed_ = false;
     return true;
-  }
-
-  // The drug_exposure table's leaf pages straight from the file, when that is safe (DescribeTable).
-  void OpenDrugPages() {
-    static constexpr const char* kNames[] = {"person_id", "drug_exposure_id", "drug_concept_id", "drug_exposure_start_date",
-                                             "drug_exposure_end_date", "quantity", "days_supply"};
-    TablePages table;
-    if (!DescribeTable(db_.get(), "drug_exposure", kNames, table) || !OpenPageFile()) return;
-    drug_index_root_page_ = table.index_root_page;
-    drug_root_page_ = table.root_page;
-    std::copy(table.positions.begin(), table.positions.end(), drug_positions_.begin());
-    drug_record_columns_ = table.record_columns;
-    drug_pages_ = true;
   }
 
   // Another table read from its pages chunk by chunk (ReadTablePages), when it has a person_id index
@@ -633,63 +624,40 @@ class SqliteReader final : public PersonReader {
   }
 
 
-  // The page-level twin of the scan loop in ReadDrugsSequentially, with the same reading of every
-  // value as AddDrugRow (sqlite3_column_int64/value_double/... on the stored value); a value whose
-  // storage class would need SQLite's conversions makes the chunk Unsupported.
-  PageRead ReadDrugPages(std::int64_t first_id, std::int64_t last_id, std::int64_t scan_first_rowid, std::vector<PersonRows>& persons,
-                         std::int64_t& scan_end_rowid, std::int64_t& scanned_rows) {
-    std::int64_t previous_id = first_id;
-    std::size_t cursor = 0;
-    bool out_of_order = false;
-    const auto& at = drug_positions_;
-    const PageScan scanned = pages_->Scan(drug_root_page_, scan_first_rowid, drug_record_columns_, [&](std::int64_t rowid, const std::vector<RecordValue>& values) {
-      const RecordValue& person_value = values[static_cast<std::size_t>(at[0])];
-      if (person_value.kind != RecordValue::Kind::Integer) return RecordStep::Unsupported;
-      const std::int64_t person_id = person_value.integer;
-      if (person_id > last_id) {
-        scan_end_rowid = rowid;
-        return RecordStep::Stop;
-      }
-      if (person_id < previous_id) {
-        out_of_order = true;
-        return RecordStep::Stop;
-      }
-      previous_id = person_id;
-      ++scanned_rows;
-      while (cursor < persons.size() && persons[cursor].person_id < person_id) ++cursor;
-      if (cursor == persons.size() || persons[cursor].person_id != person_id) return RecordStep::Next;
-      const auto start = RecordDate(values[static_cast<std::size_t>(at[3])]);
-      if (!start) return RecordStep::Next;
-      const RecordValue& id = values[static_cast<std::size_t>(at[1])];
-      const RecordValue& concept_id = values[static_cast<std::size_t>(at[2])];
-      const RecordValue& quantity = values[static_cast<std::size_t>(at[5])];
-      const RecordValue& days_supply = values[static_cast<std::size_t>(at[6])];
-      if (id.kind != RecordValue::Kind::Integer || concept_id.kind != RecordValue::Kind::Integer) return RecordStep::Unsupported;
-      if (quantity.kind == RecordValue::Kind::Text || quantity.kind == RecordValue::Kind::Blob) return RecordStep::Unsupported;
-      if (days_supply.kind != RecordValue::Kind::Null && days_supply.kind != RecordValue::Kind::Integer) return RecordStep::Unsupported;
-      DrugExposureRow& row = persons[cursor].drug_exposures.emplace_back();
-      row.drug_exposure_id = id.integer;
-      row.drug_concept_id = concept_id.integer;
-      row.start = *start;
-      row.end = RecordDate(values[static_cast<std::size_t>(at[4])]);
-      if (quantity.kind == RecordValue::Kind::Integer) row.quantity = static_cast<double>(quantity.integer);
-      if (quantity.kind == RecordValue::Kind::Real) row.quantity = quantity.real;
-      if (days_supply.kind == RecordValue::Kind::Integer) row.days_supply = days_supply.integer;
-      return RecordStep::Next;
-    });
-    if (scanned == PageScan::Unsupported) return PageRead::Unsupported;
-    return out_of_order ? PageRead::OutOfOrder : PageRead::Read;
+  // A drug_exposure record from the pages, read as AddDrugRow reads the same row through SQLite
+  // (sqlite3_column_int64/value_double/... on the stored value); a value whose storage class would
+  // need SQLite's conversions makes the chunk Unsupported.
+  static RecordStep AddDrugRecord(PersonRows& person, const std::vector<RecordValue>& values, const std::vector<int>& at) {
+    const auto value = [&](std::size_t column) -> const RecordValue& { return values[static_cast<std::size_t>(at[column])]; };
+    const auto start = RecordDate(value(3));
+    if (!start) return RecordStep::Next;
+    const RecordValue& id = value(1);
+    const RecordValue& concept_id = value(2);
+    const RecordValue& quantity = value(5);
+    const RecordValue& days_supply = value(6);
+    if (id.kind != RecordValue::Kind::Integer || concept_id.kind != RecordValue::Kind::Integer) return RecordStep::Unsupported;
+    if (quantity.kind == RecordValue::Kind::Text || quantity.kind == RecordValue::Kind::Blob) return RecordStep::Unsupported;
+    if (days_supply.kind != RecordValue::Kind::Null && days_supply.kind != RecordValue::Kind::Integer) return RecordStep::Unsupported;
+    DrugExposureRow& row = person.drug_exposures.emplace_back();
+    row.drug_exposure_id = id.integer;
+    row.drug_concept_id = concept_id.integer;
+    row.start = *start;
+    row.end = RecordDate(value(4));
+    if (quantity.kind == RecordValue::Kind::Integer) row.quantity = static_cast<double>(quantity.integer);
+    if (quantity.kind == RecordValue::Kind::Real) row.quantity = quantity.real;
+    if (days_supply.kind == RecordValue::Kind::Integer) row.days_supply = days_supply.integer;
+    return RecordStep::Next;
   }
 
   // Whether every person of the range has all its rows in [scan_first_rowid, scan_end_rowid), of
   // which the scan read scanned_rows, every one with a person_id in [first_id, last_id].
   Result<bool> ReadWhole(std::int64_t first_id, std::int64_t last_id, std::vector<PersonRows>& persons, std::int64_t scan_first_rowid,
                          std::int64_t scan_end_rowid, std::int64_t scanned_rows) {
-    if (drug_index_root_page_ != 0) {
+    if (drug_pages_) {
       // The index has one entry per row: when as many have a person_id in the range as the scan
       // read, the scanned rows are all of them (persons absent from PERSON too, stricter than needed).
       std::int64_t indexed_rows = 0;
-      if (pages_->CountIndex(drug_index_root_page_, first_id, last_id, indexed_rows) == IndexScan::Done) return indexed_rows == scanned_rows;
+      if (pages_->CountIndex(drug_pages_->index_root_page, first_id, last_id, indexed_rows) == IndexScan::Done) return indexed_rows == scanned_rows;
     }
     // By SQLite: each listed person's first and last rowid.
     const auto failed = [&]() { return tl::unexpected(StorageError(db_.get(), "cannot read OMOP rows", path_)); };
@@ -734,13 +702,9 @@ class SqliteReader final : public PersonReader {
   Stmt drug_first_rowid_, drug_scan_, drug_min_rowid_, drug_max_rowid_;  // empty: no sequential path
   std::unique_ptr<PageFile> pages_;  // empty: no table is read from its pages
   bool page_file_failed_ = false;
-  bool drug_pages_ = false;          // false: the sequential drug path steps through SQLite
+  std::optional<TablePages> drug_pages_;  // empty: the sequential drug path steps through SQLite's cursor
   std::optional<TablePages> person_pages_, period_pages_, condition_pages_, procedure_pages_, measurement_pages_, observation_pages_;
   std::vector<ConceptId> condition_ids_, procedure_ids_, score_ids_;  // the filter's ids, sorted
-  std::uint32_t drug_root_page_ = 0;
-  std::uint32_t drug_index_root_page_ = 0;  // 0: the whole-person check seeks through SQLite
-  std::array<int, 7> drug_positions_{};  // record positions of the columns AddDrugRow reads
-  int drug_record_columns_ = 0;
 };
 
 class SqliteSource final : public Source {
